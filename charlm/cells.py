@@ -1,0 +1,192 @@
+"""Recurrent cells: one time step forward and backward, with fused gates.
+
+Every cell receives ``xp = W_ax x⟨t⟩ + b_a``, the input part of its pre-activations,
+already computed for the whole window by one matrix product (see
+:mod:`charlm.layers`), and adds the recurrent part ``W_aa a⟨t-1⟩`` itself. Together
+that is the notes' ``W_a [a⟨t-1⟩, x⟨t⟩] + b_a`` with ``W_a = [W_aa | W_ax]``.
+
+The gates of a cell are fused: their weights are stacked by rows into one
+``W_aa`` of shape (G*H, H) and one ``W_ax`` of shape (G*H, D), in the order given by
+``*_GATES`` below, so one matrix product per step serves every gate.
+
+Vanilla RNN (notes, "Forward prop")::
+
+    a⟨t⟩ = tanh(W_aa a⟨t-1⟩ + W_ax x⟨t⟩ + b_a)
+
+GRU, the full unit of the notes (memory cell c⟨t⟩ = a⟨t⟩)::
+
+    Γ_u = σ(W_u [c⟨t-1⟩, x⟨t⟩] + b_u)
+    Γ_r = σ(W_r [c⟨t-1⟩, x⟨t⟩] + b_r)
+    c̃⟨t⟩ = tanh(W_c [Γ_r * c⟨t-1⟩, x⟨t⟩] + b_c)
+    c⟨t⟩ = Γ_u * c̃⟨t⟩ + (1 - Γ_u) * c⟨t-1⟩
+
+  Because Γ_r multiplies c⟨t-1⟩ *before* the candidate's product, the candidate
+  needs a second product per step: one for both gates, one for c̃. (PyTorch and
+  cuDNN apply the relevance gate after the product instead; that is a different
+  model, and its weights do not load here unchanged.)
+
+LSTM::
+
+    Γ_u = σ(W_u [a⟨t-1⟩, x⟨t⟩] + b_u)      update (input) gate
+    Γ_f = σ(W_f [a⟨t-1⟩, x⟨t⟩] + b_f)      forget gate
+    Γ_o = σ(W_o [a⟨t-1⟩, x⟨t⟩] + b_o)      output gate
+    c̃⟨t⟩ = tanh(W_c [a⟨t-1⟩, x⟨t⟩] + b_c)
+    c⟨t⟩ = Γ_u * c̃⟨t⟩ + Γ_f * c⟨t-1⟩
+    a⟨t⟩ = Γ_o * tanh(c⟨t⟩)
+
+Step functions::
+
+    step_forward(xp, state, W_aa) -> (state, cache)
+    step_backward(dstate, cache) -> (dz, dstate_prev)
+
+``state`` is a tuple: ``(a,)`` for RNN and GRU, ``(a, c)`` for LSTM; ``state[0]`` is
+the cell's output a⟨t⟩. ``dz`` is the gradient of the pre-activations (N, G*H); it is
+also the gradient of ``xp``. The weight gradient ``dW_aa`` is not formed per step: the
+layer sums dz⟨t⟩ᵀ a⟨t-1⟩ over all steps in a single matrix product after the loop,
+using the per-step inputs that :meth:`Cell.weight_inputs` names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from charlm.ops import sigmoid
+
+# Row blocks of the fused matrices, top to bottom. Sigmoid gates come first so one
+# call activates all of them; the tanh candidate is last.
+RNN_GATES = ("a",)
+GRU_GATES = ("u", "r", "c")
+LSTM_GATES = ("u", "f", "o", "c")
+
+
+# --- vanilla RNN ---------------------------------------------------------------------
+
+def rnn_step_forward(xp, state, W_aa):
+    """xp: (N, H); state: (a_prev (N, H),); W_aa: (H, H)."""
+    (a_prev,) = state
+    z = a_prev @ W_aa.T                                  # (N, H)
+    z += xp
+    a = np.tanh(z, out=z)
+    return (a,), (a_prev, a, W_aa)
+
+
+def rnn_step_backward(dstate, cache):
+    (da,) = dstate
+    a_prev, a, W_aa = cache
+    dz = da * (1.0 - a * a)                              # tanh' = 1 - a²
+    return dz, (dz @ W_aa,)
+
+
+# --- GRU (the notes' full unit) ----------------------------------------------------
+
+def gru_step_forward(xp, state, W_aa):
+    """xp: (N, 3H) in GRU_GATES order; state: (c_prev (N, H),); W_aa: (3H, H)."""
+    (c_prev,) = state
+    H = c_prev.shape[1]
+    g = c_prev @ W_aa[:2 * H].T                          # (N, 2H): Γ_u, Γ_r together
+    g += xp[:, :2 * H]
+    sigmoid(g, out=g)
+    g_u, g_r = g[:, :H], g[:, H:]
+    rc = g_r * c_prev                                    # Γ_r * c⟨t-1⟩
+    c_tilde = rc @ W_aa[2 * H:].T                        # (N, H)
+    c_tilde += xp[:, 2 * H:]
+    np.tanh(c_tilde, out=c_tilde)
+    c = c_tilde - c_prev                                 # Γ_u c̃ + (1-Γ_u) c⟨t-1⟩
+    c *= g_u
+    c += c_prev
+    return (c,), (c_prev, g, rc, c_tilde, W_aa)
+
+
+def gru_step_backward(dstate, cache):
+    (dc,) = dstate
+    c_prev, g, rc, c_tilde, W_aa = cache
+    H = c_prev.shape[1]
+    g_u, g_r = g[:, :H], g[:, H:]
+    dz = np.empty((dc.shape[0], 3 * H), dtype=dc.dtype)
+    dz_c = dz[:, 2 * H:]
+    np.multiply(dc * g_u, 1.0 - c_tilde * c_tilde, out=dz_c)     # through tanh
+    drc = dz_c @ W_aa[2 * H:]                                    # d(Γ_r * c⟨t-1⟩)
+    dz[:, :H] = dc * (c_tilde - c_prev) * g_u * (1.0 - g_u)      # through σ
+    dz[:, H:2 * H] = drc * c_prev * g_r * (1.0 - g_r)
+    dc_prev = dc * (1.0 - g_u)
+    dc_prev += drc * g_r
+    dc_prev += dz[:, :2 * H] @ W_aa[:2 * H]
+    return dz, (dc_prev,)
+
+
+# --- LSTM ------------------------------------------------------------------------------
+
+def lstm_step_forward(xp, state, W_aa):
+    """xp: (N, 4H) in LSTM_GATES order; state: (a_prev, c_prev), each (N, H);
+    W_aa: (4H, H)."""
+    a_prev, c_prev = state
+    H = a_prev.shape[1]
+    z = a_prev @ W_aa.T                                  # (N, 4H)
+    z += xp
+    sigmoid(z[:, :3 * H], out=z[:, :3 * H])              # Γ_u, Γ_f, Γ_o
+    np.tanh(z[:, 3 * H:], out=z[:, 3 * H:])              # c̃⟨t⟩
+    g_u, g_f, g_o, c_tilde = z[:, :H], z[:, H:2 * H], z[:, 2 * H:3 * H], z[:, 3 * H:]
+    c = g_u * c_tilde
+    c += g_f * c_prev
+    tanh_c = np.tanh(c)
+    a = g_o * tanh_c
+    return (a, c), (a_prev, c_prev, z, tanh_c, W_aa)
+
+
+def lstm_step_backward(dstate, cache):
+    da, dc = dstate
+    a_prev, c_prev, z, tanh_c, W_aa = cache
+    H = a_prev.shape[1]
+    g_u, g_f, g_o, c_tilde = z[:, :H], z[:, H:2 * H], z[:, 2 * H:3 * H], z[:, 3 * H:]
+    dc = dc + da * g_o * (1.0 - tanh_c * tanh_c)         # a = Γ_o tanh(c)
+    dz = np.empty_like(z)                                # (N, 4H)
+    dz[:, :H] = dc * c_tilde * g_u * (1.0 - g_u)
+    dz[:, H:2 * H] = dc * c_prev * g_f * (1.0 - g_f)
+    dz[:, 2 * H:3 * H] = da * tanh_c * g_o * (1.0 - g_o)
+    dz[:, 3 * H:] = dc * g_u * (1.0 - c_tilde * c_tilde)
+    return dz, (dz @ W_aa, dc * g_f)
+
+
+# --- the registry ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Cell:
+    """What a sequence layer needs to know about a cell."""
+
+    name: str
+    gates: tuple            # row blocks of the fused matrices, in order
+    n_states: int           # 1: (a,), 2: (a, c)
+    step_forward: Callable
+    step_backward: Callable
+    sigmoid_gates: int      # leading blocks that go through σ (the rest through tanh)
+
+    def width(self, H):
+        """Rows of the fused matrices: G*H."""
+        return len(self.gates) * H
+
+    def weight_inputs(self, cache, H):
+        """The recurrent input that each row block of W_aa multiplied at this step,
+        as [(row slice, array (N, H)), ...]: dW_aa[rows] = Σ_t dz⟨t⟩[:, rows]ᵀ · input."""
+        if self.name == "gru":
+            c_prev, _, rc, _, _ = cache
+            return [(slice(0, 2 * H), c_prev), (slice(2 * H, 3 * H), rc)]
+        return [(slice(0, self.width(H)), cache[0])]
+
+    def bias_init(self, H, dtype):
+        """b_a at initialisation: zero, except the LSTM forget gate at 1 so that the
+        cell starts by remembering (Jozefowicz et al., 2015)."""
+        b = np.zeros(self.width(H), dtype=dtype)
+        if self.name == "lstm":
+            f = self.gates.index("f")
+            b[f * H:(f + 1) * H] = 1.0
+        return b
+
+
+CELLS = {
+    "rnn": Cell("rnn", RNN_GATES, 1, rnn_step_forward, rnn_step_backward, 0),
+    "gru": Cell("gru", GRU_GATES, 1, gru_step_forward, gru_step_backward, 2),
+    "lstm": Cell("lstm", LSTM_GATES, 2, lstm_step_forward, lstm_step_backward, 3),
+}

@@ -1,0 +1,300 @@
+"""The language model: input lookup → stacked recurrent layers → softmax.
+
+For every position t of a window (notes, "Language modelling")::
+
+    x⟨t⟩ = one-hot of the previous token y⟨t-1⟩; x⟨1⟩ = 0 at the start of a line
+    a⟨t⟩[1] = cell(a⟨t-1⟩[1], W_ax[1] x⟨t⟩)          (or W_ax[1] W_ex x⟨t⟩ with --embed)
+    a⟨t⟩[l] = cell(a⟨t-1⟩[l], W_ax[l] a⟨t⟩[l-1])      for layers l = 2..L
+    ŷ⟨t⟩ = softmax(W_ya a⟨t⟩[L] + b_y)
+    L = -Σ_t log ŷ⟨t⟩[y⟨t⟩]
+
+EOS has two roles. As a target it ends every line. As an input it marks where a new
+line starts, and there the input is the zero vector and the state is reset to
+a⟨0⟩ = 0, exactly as the notes' first step. A corpus is therefore one stream
+``line₁ EOS line₂ EOS …`` that can be cut into windows anywhere, with no padding.
+
+Parameters live in a ``{name: array}`` dict whose names follow the notes:
+
+    W_ex      (E, V)      embedding, only when config.embed > 0
+    layerL.W_aa (G*H, H)    fused recurrent weights of layer L (1-based)
+    layerL.W_ax (G*H, D)    fused input weights; D = V, E or H
+    layerL.b_a  (G*H,)
+    W_ya      (V, H)      output projection
+    b_y       (V,)
+
+The stacked matrix of the notes is W_a = [W_aa | W_ax], shape (G*H, H + D).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+import numpy as np
+
+from charlm.cells import CELLS
+from charlm.errors import ModelFileError
+from charlm.layers import recurrent_backward, recurrent_forward, recurrent_run, zero_state
+from charlm.ops import (
+    affine_backward,
+    affine_forward,
+    dropout_backward,
+    dropout_forward,
+    log_softmax,
+    lookup_backward,
+    lookup_forward,
+    softmax_cross_entropy_backward,
+    softmax_cross_entropy_forward,
+)
+
+
+@dataclass
+class ModelConfig:
+    """Shape of a model. Everything needed to rebuild its parameter dict."""
+
+    vocab_size: int          # V, including EOS and UNK
+    cell: str = "lstm"       # rnn | gru | lstm
+    hidden: int = 128        # H per layer (char-rnn's and torch-rnn's default)
+    layers: int = 2          # stacked recurrent layers
+    embed: int = 0           # E; 0 feeds the one-hot x⟨t⟩ straight into W_ax, as in the notes
+    dropout: float = 0.0     # between layers and before the softmax, training only
+    eos_id: int = 0          # the id that ends lines (target) and starts them (input)
+
+    def to_dict(self):
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d):
+        names = {f.name for f in fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ModelFileError(f"unknown model settings {sorted(unknown)}; "
+                                 "is this model from a newer charlm?")
+        return cls(**d)
+
+    @property
+    def cell_spec(self):
+        return CELLS[self.cell]
+
+    def input_width(self, layer):
+        """D of layer ``layer`` (1-based)."""
+        if layer > 1:
+            return self.hidden
+        return self.embed if self.embed else self.vocab_size
+
+    def param_shapes(self):
+        """{name: shape} in a fixed order."""
+        GH = self.cell_spec.width(self.hidden)
+        shapes = {}
+        if self.embed:
+            shapes["W_ex"] = (self.embed, self.vocab_size)
+        for layer in range(1, self.layers + 1):
+            shapes[f"layer{layer}.W_aa"] = (GH, self.hidden)
+            shapes[f"layer{layer}.W_ax"] = (GH, self.input_width(layer))
+            shapes[f"layer{layer}.b_a"] = (GH,)
+        shapes["W_ya"] = (self.vocab_size, self.hidden)
+        shapes["b_y"] = (self.vocab_size,)
+        return shapes
+
+    def num_params(self):
+        return int(sum(np.prod(s) for s in self.param_shapes().values()))
+
+
+def init_params(config, rng, dtype=np.float32):
+    """Fresh parameters. Weights uniform in ±1/√H (PyTorch's choice for recurrent
+    layers), the embedding standard normal, biases zero except the LSTM forget gate."""
+    params = {}
+    scale = 1.0 / np.sqrt(config.hidden)
+    for name, shape in config.param_shapes().items():
+        if name == "W_ex":
+            w = rng.standard_normal(shape)
+        elif name.endswith(".b_a"):
+            w = config.cell_spec.bias_init(config.hidden, dtype)
+        elif name == "b_y":
+            w = np.zeros(shape)
+        else:
+            w = rng.uniform(-scale, scale, size=shape)
+        params[name] = np.ascontiguousarray(w, dtype=dtype)
+    # The EOS column is the x⟨1⟩ = 0 input: it is never read, keep it at zero.
+    params["W_ex" if config.embed else "layer1.W_ax"][:, config.eos_id] = 0.0
+    return params
+
+
+class LanguageModel:
+    """Parameters plus the forward/backward passes over windows of token ids."""
+
+    def __init__(self, config, params):
+        self.config = config
+        self.params = params
+        self.cell = config.cell_spec
+
+    @classmethod
+    def create(cls, config, rng, dtype=np.float32):
+        return cls(config, init_params(config, rng, dtype))
+
+    @property
+    def dtype(self):
+        return self.params["W_ya"].dtype
+
+    def initial_state(self, N):
+        """One state tuple per layer, all zero."""
+        return [zero_state(self.cell, N, self.config.hidden, self.dtype)
+                for _ in range(self.config.layers)]
+
+    def keep_mask(self, x):
+        """(N, T) 1.0 where the state carries on, 0.0 where a new line starts."""
+        return (x != self.config.eos_id).astype(self.dtype)
+
+    # --- the first layer's input -------------------------------------------------------
+
+    def _input_forward(self, x, keep):
+        p = self.params
+        if self.config.embed:
+            e, c_e = lookup_forward(p["W_ex"], x, keep)               # (N, T, E)
+            xp, c_a = affine_forward(e, p["layer1.W_ax"], p["layer1.b_a"])  # (N, T, G*H)
+            return xp, (c_e, c_a)
+        xp, c_l = lookup_forward(p["layer1.W_ax"], x, keep)           # (N, T, G*H)
+        xp += p["layer1.b_a"]
+        return xp, (c_l,)
+
+    def _input_backward(self, dxp, cache, grads):
+        if self.config.embed:
+            c_e, c_a = cache
+            de, grads["layer1.W_ax"], grads["layer1.b_a"] = affine_backward(dxp, c_a)
+            grads["W_ex"] = lookup_backward(de, c_e)
+        else:
+            (c_l,) = cache
+            grads["layer1.W_ax"] = lookup_backward(dxp, c_l)
+            grads["layer1.b_a"] = dxp.sum(axis=(0, 1))
+
+    # --- training: loss and gradients --------------------------------------------------
+
+    def forward(self, x, y, mask=None, state=None, rng=None, train=True):
+        """Mean cross-entropy over a window.
+
+        Inputs:
+          x: (N, T) input ids (the previous token; EOS where a line starts).
+          y: (N, T) target ids.
+          mask: (N, T) 0/1 or None; 0 marks padding, which adds nothing.
+          state: list of per-layer state tuples from the previous window, or None.
+          rng: np.random.Generator for dropout (needed when train and dropout > 0).
+        Returns:
+          loss (nats per unmasked token), the final state (to carry on), cache.
+        """
+        cfg, p = self.config, self.params
+        N, T = x.shape
+        if state is None:
+            state = self.initial_state(N)
+        drop = cfg.dropout if train else 0.0
+        keep = self.keep_mask(x)
+        xp, c_in = self._input_forward(x, keep)
+        caches, new_state = [], []
+        h = None
+        for layer in range(1, cfg.layers + 1):
+            c_drop = c_aff = None
+            if layer > 1:
+                h, c_drop = dropout_forward(h, drop, rng)
+                xp, c_aff = affine_forward(h, p[f"layer{layer}.W_ax"], p[f"layer{layer}.b_a"])
+            h, st, c_rec = recurrent_forward(self.cell, xp, p[f"layer{layer}.W_aa"],
+                                             state[layer - 1], keep)      # (N, T, H)
+            new_state.append(st)
+            caches.append((c_drop, c_aff, c_rec))
+        h, c_top = dropout_forward(h, drop, rng)
+        logits, c_out = affine_forward(h, p["W_ya"], p["b_y"])            # (N, T, V)
+        loss, c_loss = softmax_cross_entropy_forward(logits, y, mask)
+        return loss, new_state, (c_in, caches, c_top, c_out, c_loss)
+
+    def backward(self, cache):
+        """Gradients of the mean loss, as {name: array} with the params' names."""
+        c_in, caches, c_top, c_out, c_loss = cache
+        grads = {}
+        dlogits = softmax_cross_entropy_backward(1.0, c_loss)
+        dh, grads["W_ya"], grads["b_y"] = affine_backward(dlogits, c_out)
+        dh = dropout_backward(dh, c_top)
+        for layer in range(self.config.layers, 0, -1):
+            c_drop, c_aff, c_rec = caches[layer - 1]
+            dxp, grads[f"layer{layer}.W_aa"], _ = recurrent_backward(dh, c_rec)
+            if layer > 1:
+                dh, grads[f"layer{layer}.W_ax"], grads[f"layer{layer}.b_a"] = \
+                    affine_backward(dxp, c_aff)
+                dh = dropout_backward(dh, c_drop)
+            else:
+                self._input_backward(dxp, c_in, grads)
+        return {name: grads[name] for name in self.params}
+
+    # --- inference: forward only --------------------------------------------------------
+
+    def log_probs(self, x, y, state=None):
+        """log ŷ⟨t⟩[y⟨t⟩] for every position, natural log, without dropout and without
+        keeping anything for a backward pass.
+
+        Returns (N, T) float64 log-probabilities and the final state.
+        """
+        cfg, p = self.config, self.params
+        N, T = x.shape
+        if state is None:
+            state = self.initial_state(N)
+        keep = self.keep_mask(x)
+        xp, _ = self._input_forward(x, keep)
+        new_state = []
+        h = None
+        for layer in range(1, cfg.layers + 1):
+            if layer > 1:
+                xp, _ = affine_forward(h, p[f"layer{layer}.W_ax"], p[f"layer{layer}.b_a"])
+            h, st = recurrent_run(self.cell, xp, p[f"layer{layer}.W_aa"],
+                                  state[layer - 1], keep)
+            new_state.append(st)
+        logits, _ = affine_forward(h, p["W_ya"], p["b_y"])               # (N, T, V)
+        logp = log_softmax(logits)
+        picked = np.take_along_axis(logp, y[..., None], axis=-1)[..., 0]
+        return picked.astype(np.float64), new_state
+
+    def stepper(self):
+        """A :class:`Stepper` for token-by-token use (sampling)."""
+        return Stepper(self)
+
+
+class Stepper:
+    """One token at a time, for sampling: ``logits, state = step(ids, state)``.
+
+    The first layer's input projection W_ax x + b_a for every token is precomputed as
+    a (V, G*H) table, so a step costs one table row plus one W_aa product per layer.
+    """
+
+    def __init__(self, model):
+        cfg, p = model.config, model.params
+        self.model = model
+        self.cell = model.cell
+        if cfg.embed:
+            table = p["W_ex"].T @ p["layer1.W_ax"].T                      # (V, G*H)
+        else:
+            table = p["layer1.W_ax"].T.copy()                             # (V, G*H)
+        table[cfg.eos_id] = 0.0               # x⟨1⟩ = 0 at the start of a line
+        table += p["layer1.b_a"]
+        self.table = np.ascontiguousarray(table)
+        self.layers = [(p[f"layer{l}.W_aa"], p.get(f"layer{l}.W_ax"), p[f"layer{l}.b_a"])
+                       for l in range(1, cfg.layers + 1)]
+        self.W_ya, self.b_y = p["W_ya"], p["b_y"]
+        self.eos_id = cfg.eos_id
+
+    def step(self, ids, state):
+        """ids: (N,) the previous tokens (EOS = start a new line, state reset).
+        Returns logits (N, V) and the new state."""
+        new_state = []
+        start = ids == self.eos_id
+        h = None
+        for layer, (W_aa, W_ax, b_a) in enumerate(self.layers):
+            st = state[layer]
+            if start.any():
+                keep = (~start)[:, None].astype(st[0].dtype)
+                st = tuple(s * keep for s in st)
+            if layer == 0:
+                xp = self.table[ids]                                      # (N, G*H)
+            else:
+                xp = h @ W_ax.T
+                xp += b_a
+            st, _ = self.cell.step_forward(xp, st, W_aa)
+            h = st[0]
+            new_state.append(st)
+        logits = h @ self.W_ya.T                                          # (N, V)
+        logits += self.b_y
+        return logits, new_state

@@ -1,0 +1,46 @@
+import os
+import pathlib
+
+import numpy as np
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+SHARED = pathlib.Path(os.environ.get("CHARLM_SHARED_CORPORA", ROOT.parent / "shared" / "corpora"))
+
+
+def shared_file(rel):
+    """A file under ../shared/corpora, or skip the test when it is not there."""
+    path = SHARED / rel
+    if not path.is_file():
+        pytest.skip(f"{path} not available")
+    return path
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1234)
+
+
+TINY_LINES = ["abc", "abd", "bca", "cab", "dab", "bad", "cad", "dac"]
+
+
+@pytest.fixture
+def tiny_corpus(tmp_path):
+    p = tmp_path / "tiny.txt"
+    p.write_text("\n".join(TINY_LINES * 4) + "\n", encoding="utf-8")
+    return p
+
+
+@pytest.fixture(scope="session")
+def trained_names(tmp_path_factory):
+    """A small model trained briefly on the bundled names (shared by many tests)."""
+    from charlm import session
+    from charlm.text import TextConfig
+    from charlm.train import TrainConfig
+
+    out = tmp_path_factory.mktemp("names") / "names.npz"
+    run = session.start(["names"], TextConfig(), TrainConfig(steps=60, batch_size=32, seed=3),
+                        hidden=32, layers=1, output=str(out))
+    for _ in run.trainer.run():
+        pass
+    return out
