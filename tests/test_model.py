@@ -1,0 +1,149 @@
+"""Behaviour of the model and the training loop on small problems."""
+
+import math
+
+import numpy as np
+import pytest
+
+from charlm.corpus import Batches
+from charlm.model import LanguageModel, ModelConfig
+from charlm.optim import SGD, Adam
+from charlm.train import Trainer, TrainConfig, evaluate
+
+
+@pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
+def test_initial_loss_is_about_log_v(cell, rng):
+    V = 50
+    model = LanguageModel.create(ModelConfig(vocab_size=V, cell=cell, hidden=32), rng)
+    x = rng.integers(1, V, (8, 20))
+    y = rng.integers(1, V, (8, 20))
+    loss, _, _ = model.forward(x, y)
+    assert abs(loss - math.log(V)) < 0.05 * math.log(V)
+
+
+def test_float32_by_default_and_float64_on_request(rng):
+    cfg = ModelConfig(vocab_size=9, hidden=4)
+    assert LanguageModel.create(cfg, rng).dtype == np.float32
+    m = LanguageModel.create(cfg, rng, np.float64)
+    assert m.dtype == np.float64
+    loss, state, cache = m.forward(np.ones((2, 3), int), np.ones((2, 3), int))
+    assert all(g.dtype == np.float64 for g in m.backward(cache).values())
+
+
+def test_padding_never_changes_the_masked_loss(rng):
+    cfg = ModelConfig(vocab_size=11, hidden=6, cell="gru")
+    model = LanguageModel.create(cfg, rng, np.float64)
+    x = rng.integers(1, 11, (3, 5))
+    y = rng.integers(1, 11, (3, 5))
+    loss, _, _ = model.forward(x, y)
+    xp = np.concatenate([x, rng.integers(0, 11, (3, 4))], axis=1)
+    yp = np.concatenate([y, rng.integers(0, 11, (3, 4))], axis=1)
+    mask = np.zeros((3, 9))
+    mask[:, :5] = 1
+    loss_padded, _, cache = model.forward(xp, yp, mask)
+    assert loss_padded == pytest.approx(loss, rel=1e-12)
+    grads = model.backward(cache)
+    _, _, cache = model.forward(x, y)
+    for k, g in model.backward(cache).items():
+        assert np.allclose(grads[k], g, rtol=1e-10, atol=1e-12)
+
+
+def test_windows_with_carried_state_equal_one_long_window(rng):
+    """Truncated BPTT changes gradients, never the forward pass."""
+    cfg = ModelConfig(vocab_size=10, hidden=5, layers=2, cell="lstm")
+    model = LanguageModel.create(cfg, rng, np.float64)
+    x = rng.integers(0, 10, (2, 12))
+    y = rng.integers(1, 10, (2, 12))
+    whole, _ = model.log_probs(x, y)
+    state, parts = None, []
+    for t0 in range(0, 12, 5):
+        lp, state = model.log_probs(x[:, t0:t0 + 5], y[:, t0:t0 + 5], state)
+        parts.append(lp)
+    assert np.allclose(np.concatenate(parts, axis=1), whole, rtol=1e-12)
+
+
+def test_eos_input_resets_the_state(rng):
+    """After EOS the model predicts exactly as at the very start: a⟨0⟩ = 0, x⟨1⟩ = 0."""
+    cfg = ModelConfig(vocab_size=10, hidden=5, layers=2, cell="gru")
+    model = LanguageModel.create(cfg, rng, np.float64)
+    line = np.array([[0, 4, 5, 6]])
+    targets = np.array([[4, 5, 6, 0]])
+    alone, _ = model.log_probs(line, targets)
+    stream = np.array([[0, 7, 8, 3, 0, 4, 5, 6]])
+    st_targets = np.array([[7, 8, 3, 0, 4, 5, 6, 0]])
+    after, _ = model.log_probs(stream, st_targets)
+    assert np.allclose(after[:, 4:], alone, rtol=1e-12)
+
+
+def test_forward_log_probs_agree_with_training_loss(rng):
+    cfg = ModelConfig(vocab_size=13, hidden=7, layers=2, embed=3)
+    model = LanguageModel.create(cfg, rng, np.float64)
+    x = rng.integers(0, 13, (4, 6))
+    y = rng.integers(1, 13, (4, 6))
+    loss, _, _ = model.forward(x, y, train=False)
+    lp, _ = model.log_probs(x, y)
+    assert -lp.mean() == pytest.approx(loss, rel=1e-12)
+
+
+def test_stepper_matches_window_forward(rng):
+    for embed in (0, 3):
+        cfg = ModelConfig(vocab_size=9, hidden=6, layers=2, embed=embed, cell="lstm")
+        model = LanguageModel.create(cfg, rng, np.float64)
+        x = np.array([[0, 3, 4, 0, 5]])
+        y = np.array([[3, 4, 0, 5, 6]])
+        lp, _ = model.log_probs(x, y)
+        stepper, state = model.stepper(), model.initial_state(1)
+        for t in range(5):
+            logits, state = stepper.step(x[:, t], state)
+            logp = logits - np.log(np.exp(logits).sum())
+            assert logp[0, y[0, t]] == pytest.approx(lp[0, t], rel=1e-10)
+
+
+def _tiny_batches(rng, lines=("abc", "abd", "bca", "cab")):
+    from charlm.corpus import build_vocab, encode, type_stream
+    from charlm.text import TextConfig
+
+    s = type_stream(["\n".join(lines * 8)], TextConfig())
+    v = build_vocab(s, s.ids)
+    return v, Batches(encode(s, s.ids, v), N=4, T=8)
+
+
+@pytest.mark.parametrize("cell,optimizer,lr", [("lstm", "adam", 1e-2), ("gru", "adam", 1e-2),
+                                               ("rnn", "sgd", 0.5)])
+def test_tiny_model_overfits_tiny_corpus(cell, optimizer, lr, rng):
+    vocab, batches = _tiny_batches(rng)
+    model = LanguageModel.create(ModelConfig(vocab_size=len(vocab), cell=cell, hidden=24), rng)
+    start = evaluate(model, batches)
+    cfg = TrainConfig(steps=300, lr=lr, optimizer=optimizer, eval_every=1000, batch_size=4)
+    for _ in Trainer(model, batches, None, cfg, rng).run():
+        pass
+    end = evaluate(model, batches)
+    # Four lines that share a start: after "a" or "b" the rest is nearly fixed.
+    assert start > 1.5 and end < 0.6
+
+
+def test_same_seed_same_training():
+    losses = []
+    for _ in range(2):
+        rng = np.random.default_rng(7)
+        vocab, batches = _tiny_batches(rng)
+        model = LanguageModel.create(ModelConfig(vocab_size=len(vocab), hidden=8, dropout=0.2), rng)
+        cfg = TrainConfig(steps=5, batch_size=4)
+        events = list(Trainer(model, batches, batches, cfg, rng).run())
+        losses.append([e.loss for e in events if hasattr(e, "loss")])
+        losses.append(model.params["W_ya"].copy())
+    assert losses[0] == losses[2]
+    assert np.array_equal(losses[1], losses[3])
+
+
+def test_adam_and_sgd_follow_their_formulas():
+    p = {"w": np.array([1.0, -2.0])}
+    g = {"w": np.array([0.5, 0.25])}
+    SGD(p, 0.1).step(p, g)
+    assert np.allclose(p["w"], [0.95, -2.025])
+    p = {"w": np.array([1.0, -2.0])}
+    opt = Adam(p, 0.1)
+    opt.step(p, {"w": g["w"].copy()})
+    # First Adam step: m̂ = g, v̂ = g², so the update is lr·sign(g) (up to ε).
+    assert np.allclose(p["w"], [0.9, -2.1], atol=1e-6)
+    assert set(opt.state_arrays()) == {"m/w", "v/w"}
