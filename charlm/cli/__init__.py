@@ -1,0 +1,39 @@
+"""The command line: the only part of charlm that imports click and rich.
+
+:func:`main` sets the BLAS thread count from ``--threads`` or ``CHARLM_THREADS``
+*before* NumPy is imported (OpenBLAS reads it once, at load time), then runs the
+click group in :mod:`charlm.cli.app`.
+"""
+
+import os
+import sys
+
+THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def _threads_from_argv(argv):
+    """The value of a --threads option that comes before the subcommand, if any."""
+    for i, arg in enumerate(argv):
+        if not arg.startswith("-"):
+            return None                    # the subcommand: group options end here
+        if arg == "--threads" and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--threads="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def set_thread_env(argv):
+    """Export the thread count for NumPy's BLAS, if one was asked for."""
+    value = _threads_from_argv(argv) or os.environ.get("CHARLM_THREADS")
+    if value and value.isdigit() and int(value) > 0:
+        for var in THREAD_VARS:
+            os.environ[var] = value
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    set_thread_env(argv)
+    from charlm.cli.app import cli
+
+    cli.main(args=argv, prog_name="charlm")
