@@ -33,7 +33,7 @@ def score(model_path, files, fmt, no_eos, batch_size, encoding_errors):
     if not files:
         if sys.stdin.isatty():
             raise click.UsageError("give FILES to score, or pipe text into stdin")
-        files = (click.get_binary_stream("stdin"),)
+        files = (sys.stdin.buffer,)
     lines = _read_lines(files, encoding_errors)
     out = sys.stdout
     summary = Summary()
