@@ -82,6 +82,7 @@ def save(path, bundle):
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".charlm-", suffix=".tmp", dir=directory)
     try:
+        os.chmod(tmp, _file_mode(path))
         with os.fdopen(fd, "wb") as f:
             with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED) as z:
                 z.writestr(HEADER, json.dumps(header, ensure_ascii=False, indent=1))
@@ -101,6 +102,17 @@ def save(path, bundle):
         raise
     _fsync_dir(directory)
     return os.path.getsize(path)
+
+
+def _file_mode(path):
+    """The mode a plain open() would give: the old file's, or 0666 less the umask
+    (mkstemp's temporary files start as 0600)."""
+    try:
+        return os.stat(path).st_mode & 0o777
+    except OSError:
+        mask = os.umask(0)
+        os.umask(mask)
+        return 0o666 & ~mask
 
 
 def _fsync_dir(directory):

@@ -129,3 +129,18 @@ def in_order(pieces, num_samples):
                 break
             yield current, None
             current += 1
+
+
+def sample_texts(model, vocab, text_cfg, num_samples, length, temperature=1.0, rng=None,
+                 prime_ids=()):
+    """Whole samples as strings (detokenized), in order."""
+    from charlm.text import Detokenizer
+
+    pieces = sample(model, vocab, text_cfg, num_samples=num_samples, length=length,
+                    temperature=temperature, prime_ids=prime_ids, rng=rng)
+    out = [[] for _ in range(num_samples)]
+    detoks = [Detokenizer(text_cfg) for _ in range(num_samples)]
+    for p in pieces:
+        if not p.end:
+            out[p.index].append(detoks[p.index].feed(p.token))
+    return ["".join(o) for o in out]

@@ -1,20 +1,31 @@
-"""A training run from corpus to model file: the engine's one entry point for
+"""A training run from corpus to model file: the engine's entry point for
 ``charlm train``. It reads and tokenizes the corpus, builds the model and the
-trainer, and saves the best model (by validation loss) to the output file.
+trainer, saves the best model (by validation loss) to the output file and writes
+checkpoints from which :func:`resume` continues exactly.
+
+A checkpoint is a model file of kind ``checkpoint``: the current parameters, the
+optimiser's moments (``optimizer/m/…``, ``optimizer/v/…``), the hidden state carried
+into the next window (``carried/layerL.a``, ``…c``), and in its header the
+:class:`~charlm.train.TrainState`, the training settings and where the data came
+from. When the corpus came from standard input, its token ids are stored too
+(``data/train``, ``data/val``); otherwise resuming reads the corpus again and checks
+that it still gives exactly the same token ids.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from charlm import modelfile
-from charlm.corpus import Batches, prepare, resolve_sources
-from charlm.errors import UsageError
+from charlm.corpus import Batches, Prepared, prepare, resolve_sources
+from charlm.errors import ModelFileError, UsageError
 from charlm.model import LanguageModel, ModelConfig
-from charlm.train import Trainer, TrainConfig
+from charlm.sampling import sample_texts
+from charlm.train import RESUME_MAY_CHANGE, Trainer, TrainConfig, TrainState
 
 # Validation is forward only and cheap per token: read more rows at once.
 _VAL_ROWS = 128
@@ -26,10 +37,14 @@ class Run:
 
     trainer: Trainer
     model: LanguageModel
-    prepared: object
+    prepared: Prepared
     text: object
     output: str
+    checkpoint: str
     sources: list
+    resumed_from: str | None = None
+    changes: list = field(default_factory=list)    # (setting, old, new) on resume
+    log_file: str | None = None                    # metrics log, remembered for resume
 
 
 def default_embed(level):
@@ -44,42 +59,188 @@ def default_min_count(level):
     return 1 if level == "char" else 2
 
 
+def checkpoint_path(output):
+    """model.npz → model.ckpt.npz"""
+    base = output[:-4] if output.endswith(".npz") else output
+    return base + ".ckpt.npz"
+
+
+def _fingerprint(prepared):
+    h = hashlib.blake2b(digest_size=16)
+    for a in (prepared.train_ids, prepared.val_ids):
+        h.update(str(a.dtype).encode())
+        h.update(len(a).to_bytes(8, "little"))
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
+
+
+def _check_output(path):
+    if os.path.isdir(path):
+        raise UsageError(f"{path}: is a directory; give a file name")
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise UsageError(f"{path}: directory {parent} does not exist")
+
+
 def start(sources, text_cfg, train_cfg, *, cell="lstm", hidden=128, layers=2,
           embed=None, dropout=0.0, min_count=None, max_vocab=None, output=None,
-          command=None, encoding_errors="strict", stdin_bytes=None):
-    """Read the corpus and set up a run. Nothing is trained until its events are
-    iterated."""
+          checkpoint=None, command=None, encoding_errors="strict", stdin_bytes=None,
+          log_file=None):
+    """Read the corpus and set up a fresh run. Nothing is trained until its events
+    are iterated."""
     if not 0.0 <= dropout < 1.0:
         raise UsageError("--dropout must be in [0, 1)")
     if not 0.0 <= train_cfg.val_fraction < 1.0:
         raise UsageError("--val-fraction must be in [0, 1)")
     output = output or modelfile.default_model_path()
-    if os.path.isdir(output):
-        raise UsageError(f"{output}: is a directory; give a model file name with -o")
+    checkpoint = checkpoint or checkpoint_path(output)
+    for path in (output, checkpoint):
+        _check_output(path)
+    if os.path.abspath(output) == os.path.abspath(checkpoint):
+        raise UsageError("the checkpoint and the model file must be different files")
     texts = resolve_sources(sources, encoding_errors, stdin_bytes)
     rng = np.random.default_rng(train_cfg.seed)
+    if min_count is None:
+        min_count = default_min_count(text_cfg.level)
     prepared = prepare([t for _, t in texts], text_cfg, train_cfg.val_fraction, rng,
-                       min_count if min_count is not None else default_min_count(text_cfg.level),
-                       max_vocab)
+                       min_count, max_vocab)
     config = ModelConfig(
         vocab_size=len(prepared.vocab), cell=cell, hidden=hidden, layers=layers,
         embed=default_embed(text_cfg.level) if embed is None else embed,
         dropout=dropout)
     dtype = np.float32 if train_cfg.dtype == "float32" else np.float64
     model = LanguageModel.create(config, rng, dtype)
+    run_info = {
+        "sources": [name for name, _ in texts],
+        "paths": [s for s in (sources or [])],
+        "encoding_errors": encoding_errors,
+        "min_count": min_count, "max_vocab": max_vocab,
+        "output": output, "checkpoint": checkpoint, "command": command,
+        "log_file": log_file, "fingerprint": _fingerprint(prepared),
+    }
+    store_data = any(name == "<stdin>" for name, _ in texts)
+    return _build(model, prepared, text_cfg, train_cfg, rng, run_info, store_data)
+
+
+def _build(model, prepared, text_cfg, train_cfg, rng, run_info, store_data, state=None,
+           carried=None, optimizer_arrays=None, resumed_from=None, changes=()):
     lines = text_cfg.split == "lines"
     train_batches = Batches(prepared.train_ids, train_cfg.batch_size, train_cfg.seq_len, lines)
     val_batches = (Batches(prepared.val_ids, _VAL_ROWS, train_cfg.seq_len, lines)
                    if len(prepared.val_ids) else None)
-    names = [name for name, _ in texts]
+    output, checkpoint = run_info["output"], run_info["checkpoint"]
 
-    def save(info):
-        info = dict(info, sources=names, command=command)
+    def info(training):
+        return dict(training, sources=run_info["sources"], command=run_info["command"],
+                    resumed_with=run_info.get("resumed_with") or [])
+
+    def save_model(training):
         modelfile.save(output, modelfile.Bundle(model, prepared.vocab, text_cfg,
-                                                kind="model", training=info))
+                                                kind="model", training=info(training)))
 
-    trainer = Trainer(model, train_batches, val_batches, train_cfg, rng, save=save)
-    return Run(trainer, model, prepared, text_cfg, output, names)
+    def save_checkpoint(trainer):
+        extra = trainer.checkpoint_arrays()
+        if store_data:
+            extra["data/train"] = prepared.train_ids
+            extra["data/val"] = prepared.val_ids
+        training = info(trainer.training_info())
+        training["resume"] = {"state": trainer.checkpoint_state(),
+                              "config": train_cfg.to_dict(), "run": run_info}
+        modelfile.save(checkpoint, modelfile.Bundle(model, prepared.vocab, text_cfg,
+                                                    kind="checkpoint", training=training,
+                                                    extra=extra))
+        return checkpoint
+
+    def sampler(step):
+        # Its own generator, seeded by the step: sampling never disturbs training.
+        g = np.random.default_rng([train_cfg.seed, step])
+        with np.errstate(over="ignore", invalid="ignore"):
+            if lines:
+                return " | ".join(sample_texts(model, prepared.vocab, text_cfg, 6,
+                                               train_cfg.sample_length, rng=g))
+            return sample_texts(model, prepared.vocab, text_cfg, 1,
+                                train_cfg.sample_length, rng=g)[0]
+
+    trainer = Trainer(model, train_batches, val_batches, train_cfg, rng,
+                      save_model=save_model, save_checkpoint=save_checkpoint,
+                      sampler=sampler, state=state, carried=carried,
+                      optimizer_arrays=optimizer_arrays)
+    return Run(trainer, model, prepared, text_cfg, output, checkpoint,
+               run_info["sources"], resumed_from, list(changes), run_info.get("log_file"))
 
 
-__all__ = ["Run", "start", "TrainConfig"]
+def resume(path, overrides=None, sources=None, stdin_bytes=None, output=None, command=None,
+           log_file=None):
+    """Continue the run saved in checkpoint ``path``.
+
+    ``overrides`` maps TrainConfig fields the user gave explicitly to their new
+    values; those in RESUME_MAY_CHANGE are applied (and reported in ``run.changes``),
+    any other difference is refused. ``sources`` replaces the corpus paths stored in
+    the checkpoint (if the files moved); the data must still tokenize to exactly the
+    same ids.
+    """
+    bundle = modelfile.load(path)
+    if bundle.kind != "checkpoint":
+        raise UsageError(f"{path}: is a model file, not a checkpoint; resume from the "
+                         f"checkpoint written next to it (NAME.ckpt.npz)")
+    try:
+        saved = bundle.training["resume"]
+        cfg_dict, state_dict, run_info = saved["config"], saved["state"], dict(saved["run"])
+    except (KeyError, TypeError):
+        raise ModelFileError(f"{path}: the checkpoint lacks its resume information") from None
+    cfg_dict = dict(cfg_dict)
+    fixed = dict(bundle.model.config.to_dict(), **bundle.text.to_dict(),
+                 min_count=run_info.get("min_count"), max_vocab=run_info.get("max_vocab"),
+                 encoding_errors=run_info.get("encoding_errors"))
+    changes, refused = [], []
+    for key, new in (overrides or {}).items():
+        old = cfg_dict[key] if key in cfg_dict else fixed.get(key)
+        if new == old:
+            continue
+        if key in RESUME_MAY_CHANGE:
+            changes.append((key, old, new))
+            cfg_dict[key] = new
+        elif key in cfg_dict or key in fixed:
+            refused.append(f"--{key.replace('_', '-')} {old} → {new}")
+    if refused:
+        raise UsageError("cannot resume with a different " + ", ".join(refused) +
+                         ": that changes the model or its data; start a new run instead")
+    train_cfg = TrainConfig.from_dict(cfg_dict)
+    if output is not None and output != run_info["output"]:
+        changes.append(("output", run_info["output"], output))
+        run_info["output"] = output
+    if command:
+        run_info["resumed_with"] = list(run_info.get("resumed_with") or []) + [command]
+    if log_file is not None:
+        run_info["log_file"] = log_file
+    text_cfg = bundle.text
+    rng = np.random.default_rng(train_cfg.seed)
+    if "data/train" in bundle.extra:
+        prepared = Prepared(bundle.vocab, bundle.extra.pop("data/train"),
+                            bundle.extra.pop("data/val"), len(bundle.vocab) - 2, 0.0)
+        store_data = True
+    else:
+        paths = list(sources) if sources else run_info.get("paths") or []
+        texts = resolve_sources(paths, run_info.get("encoding_errors", "strict"), stdin_bytes)
+        prepared = prepare([t for _, t in texts], text_cfg, train_cfg.val_fraction, rng,
+                           run_info.get("min_count", 1), run_info.get("max_vocab"),
+                           vocab=bundle.vocab)
+        if _fingerprint(prepared) != run_info.get("fingerprint"):
+            raise UsageError("the corpus is not the one this run was trained on (its token "
+                             "ids differ); resume needs the same text")
+        store_data = False
+    state = TrainState.from_dict(state_dict)
+    optimizer_arrays = {k[len("optimizer/"):]: v for k, v in bundle.extra.items()
+                        if k.startswith("optimizer/")}
+    carried = None
+    layers = bundle.model.config.layers
+    if f"carried/layer1.a" in bundle.extra:
+        names = ("a", "c") if bundle.model.config.cell == "lstm" else ("a",)
+        carried = [tuple(bundle.extra[f"carried/layer{l}.{n}"] for n in names)
+                   for l in range(1, layers + 1)]
+    return _build(bundle.model, prepared, text_cfg, train_cfg, rng, run_info, store_data,
+                  state=state, carried=carried, optimizer_arrays=optimizer_arrays,
+                  resumed_from=path, changes=changes)
+
+
+__all__ = ["Run", "start", "resume", "checkpoint_path", "TrainConfig"]

@@ -1,25 +1,43 @@
 """The training loop. It knows nothing about terminals: it yields events that a front
-end renders, and calls ``save`` when the model is worth keeping.
+end renders, and calls back when a model or checkpoint should be written.
 
 One step = one window of T steps on N rows (truncated BPTT, see
 :mod:`charlm.corpus`): forward, backward, clip the gradient's global norm, update.
 Every ``eval_every`` steps and at the end the validation loss is measured; the best
 model by validation loss is the one that is saved.
+
+Everything the loop needs to continue exactly where it stopped lives in a
+:class:`TrainState` plus arrays (parameters, optimiser moments, the hidden state
+carried between windows); a checkpoint holds both, so an interrupted run that is
+resumed produces the same losses and weights as one that never stopped.
+
+A loss or gradient that is NaN or infinite, or a loss above BLOWUP_FACTOR × ln V
+(far worse than guessing uniformly: the weights blew up), is never applied: the
+parameters and optimiser roll back to the last good snapshot, the learning rate is
+halved and training goes on; after :data:`MAX_RECOVERIES` such events it stops
+with an error.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 
-from charlm.errors import UsageError
+from charlm.errors import CharlmError, UsageError
 from charlm.ops import clip_by_global_norm
 from charlm.optim import OPTIMIZERS
+from charlm.schedule import SCHEDULES, learning_rate
 
 LN2 = math.log(2.0)
+MAX_RECOVERIES = 5
+BLOWUP_FACTOR = 20.0
+
+
+class TrainingDiverged(CharlmError):
+    """The loss kept becoming NaN or infinite even at lower learning rates."""
 
 
 @dataclass
@@ -31,22 +49,75 @@ class TrainConfig:
     lr: float = 2e-3            # Adam's step size (char-rnn's and torch-rnn's default)
     optimizer: str = "adam"     # adam | sgd
     clip: float = 5.0           # max global gradient norm; 0 turns clipping off
-    steps: int | None = None    # stop after this many updates
+    steps: int | None = None    # stop after this many updates (in total, across resumes)
     epochs: float | None = None  # stop after this many passes over the training part
-    time_limit: float | None = None  # stop after this many seconds
+    time_limit: float | None = None  # stop after this many seconds of training in total
+    patience: int | None = None  # stop after this many evaluations without improvement
     eval_every: int | None = None    # steps between validations; None: once an epoch
     val_fraction: float = 0.1   # held out for validation
-    seed: int = 1               # everything random (init, shuffling, dropout) follows it
+    seed: int = 1               # everything random (init, split, shuffling, dropout)
     dtype: str = "float32"      # float32 | float64
+    lr_schedule: str = "constant"    # constant | step | cosine (see charlm.schedule)
+    warmup: int = 0             # steps of linear warm-up
+    lr_decay: float = 0.5       # step schedule: multiply the rate by this ...
+    lr_decay_every: float = 5.0  # ... every this many epochs
+    min_lr: float | None = None  # cosine schedule's final rate; None: lr / 10
+    sample_every: int | None = None  # steps between samples; None: at every evaluation; 0: never
+    sample_length: int = 100    # tokens in a training-time sample
+    checkpoint_every: int | None = None  # steps between checkpoints; None: at every evaluation
 
     def __post_init__(self):
         if self.optimizer not in OPTIMIZERS:
             raise UsageError(f"unknown optimizer {self.optimizer!r}")
         if self.dtype not in ("float32", "float64"):
             raise UsageError(f"dtype must be float32 or float64, not {self.dtype!r}")
+        if self.lr_schedule not in SCHEDULES:
+            raise UsageError(f"unknown learning-rate schedule {self.lr_schedule!r}")
 
     def to_dict(self):
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d):
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+# Settings that may differ when a run is resumed: they change how long or how fast
+# training goes on, not what the saved state means.
+RESUME_MAY_CHANGE = frozenset({
+    "lr", "clip", "steps", "epochs", "time_limit", "patience", "eval_every",
+    "lr_schedule", "warmup", "lr_decay", "lr_decay_every", "min_lr",
+    "sample_every", "sample_length", "checkpoint_every"})
+
+
+@dataclass
+class TrainState:
+    """Where training stands: every scalar a resumed run needs."""
+
+    step: int = 0               # updates done
+    epoch: int = 0              # index of the current pass over the data
+    window: int = 0             # next window of the current pass
+    tokens: int = 0             # training tokens seen
+    elapsed: float = 0.0        # seconds of training so far
+    smooth_loss: float | None = None
+    clipped: int = 0            # steps whose gradient was clipped
+    best_val: float | None = None
+    best_step: int | None = None
+    bad_evals: int = 0          # evaluations since the last improvement
+    lr_scale: float = 1.0       # halved at each recovery from a NaN
+    recoveries: int = 0
+    model_saved: bool = False   # has the model file been written by this run
+    rng: dict | None = None     # the generator's state
+    epoch_rng: dict | None = None   # its state when the current pass began (to rebuild its order)
+
+    def to_dict(self):
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d):
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
 
 
 # --- events -------------------------------------------------------------------------------
@@ -58,6 +129,7 @@ class Started:
     train_tokens: int
     val_tokens: int
     num_params: int
+    start_step: int              # > 0 when resumed
 
 
 @dataclass
@@ -73,6 +145,7 @@ class Stepped:
     clipped_fraction: float      # share of steps so far whose gradient was clipped
     lr: float
     progress: float              # 0..1 towards the nearest stop condition
+    val_loss: float | None       # the last validation loss
 
 
 @dataclass
@@ -84,11 +157,34 @@ class Evaluated:
     best_step: int | None
     improved: bool
     saved: bool
+    lr: float
+    grad_norm: float
+    tokens: int
+    elapsed: float
+    epoch: float
+
+
+@dataclass
+class Sampled:
+    step: int
+    text: str
+
+
+@dataclass
+class Checkpointed:
+    step: int
+    path: str
+
+
+@dataclass
+class Warned:
+    step: int
+    message: str
 
 
 @dataclass
 class Finished:
-    reason: str                  # steps | epochs | time
+    reason: str                  # steps | epochs | time | patience | interrupted | terminated
     summary: dict = field(default_factory=dict)
 
 
@@ -107,116 +203,260 @@ def evaluate(model, batches):
     return total / max(count, 1.0)
 
 
-class Trainer:
-    """Runs training; iterate over :meth:`run` to drive it."""
+def _finite(x):
+    return x is not None and math.isfinite(x)
 
-    def __init__(self, model, train_batches, val_batches, cfg, rng, save=None):
+
+class Trainer:
+    """Runs training; iterate over :meth:`run` to drive it.
+
+    Callbacks (all optional):
+      save_model(info): write the model file (called when validation improves).
+      save_checkpoint(trainer) -> path: write a checkpoint of the whole state.
+      sampler(step) -> str: a short sample for the display.
+    """
+
+    def __init__(self, model, train_batches, val_batches, cfg, rng, *, save_model=None,
+                 save_checkpoint=None, sampler=None, state=None, carried=None,
+                 optimizer_arrays=None):
+        if cfg.steps is None and cfg.epochs is None and cfg.time_limit is None:
+            raise UsageError("give a stop condition: steps, epochs or a time limit")
         self.model = model
         self.train_batches = train_batches
         self.val_batches = val_batches
         self.cfg = cfg
         self.rng = rng
-        self.save = save
+        self.save_model = save_model
+        self.save_checkpoint = save_checkpoint
+        self.sampler = sampler
+        self.state = state or TrainState()
+        self.carried = carried              # hidden state carried into the next window
         self.optimizer = OPTIMIZERS[cfg.optimizer](model.params, cfg.lr)
-        if cfg.steps is None and cfg.epochs is None and cfg.time_limit is None:
-            raise UsageError("give a stop condition: steps, epochs or a time limit")
+        if optimizer_arrays is not None:
+            self.optimizer.load_state_arrays(optimizer_arrays, self.state.step)
+        if self.state.rng is not None:
+            self.rng.bit_generator.state = self.state.rng
+        self.stop_request = None
+        # A mean loss this far above a uniform guess (ln V) only comes from weights
+        # that blew up: treat it like a NaN.
+        self.loss_ceiling = BLOWUP_FACTOR * max(math.log(model.config.vocab_size), 1.0)
+        self.last_grad_norm = float("nan")
+        self.last_val = self.state.best_val
+
+    def request_stop(self, reason="interrupted"):
+        """Ask the loop to stop after the current step (safe from a signal handler)."""
+        self.stop_request = reason
+
+    # --- state for checkpoints ---------------------------------------------------------
+
+    def checkpoint_arrays(self):
+        """Everything but the parameters that a resumed run needs, as named arrays."""
+        arrays = {f"optimizer/{k}": v for k, v in self.optimizer.state_arrays().items()}
+        if self.carried is not None:
+            for layer, st in enumerate(self.carried, 1):
+                for name, a in zip(("a", "c"), st):
+                    arrays[f"carried/layer{layer}.{name}"] = a
+        return arrays
+
+    def checkpoint_state(self):
+        self.state.rng = self.rng.bit_generator.state
+        return self.state.to_dict()
+
+    def training_info(self):
+        s = self.state
+        return {
+            "steps": s.step, "tokens": s.tokens, "seconds": round(s.elapsed, 3),
+            "tokens_per_sec": s.tokens / s.elapsed if s.elapsed > 0 else None,
+            "train_loss": s.smooth_loss, "best_val_loss": s.best_val,
+            "best_step": s.best_step, "epochs": self._epochs_done(),
+            "clipped_fraction": s.clipped / s.step if s.step else 0.0,
+            "recoveries": s.recoveries, "config": self.cfg.to_dict(),
+        }
+
+    # --- the loop ------------------------------------------------------------------------
+
+    def _epochs_done(self):
+        n = len(self.epoch) if getattr(self, "epoch", None) is not None else 1
+        return self.state.epoch + self.state.window / max(n, 1)
+
+    def _new_epoch(self):
+        self.state.epoch_rng = self.rng.bit_generator.state
+        self.epoch = self.train_batches.epoch(self.rng)
+
+    def _rebuild_epoch(self):
+        """The current pass's windows, in the order its shuffle gave them."""
+        g = np.random.default_rng()
+        g.bit_generator.state = self.state.epoch_rng
+        self.epoch = self.train_batches.epoch(g)
+
+    def _snapshot(self):
+        self.good = ({k: v.copy() for k, v in self.model.params.items()},
+                     {k: v.copy() for k, v in self.optimizer.state_arrays().items()},
+                     self.optimizer.t)
+
+    def _roll_back(self):
+        params, opt_arrays, t = self.good
+        for k, v in params.items():
+            self.model.params[k][...] = v
+        self.optimizer.load_state_arrays(opt_arrays, t)
+        self.carried = None
+
+    def _progress(self, elapsed):
+        cfg, s = self.cfg, self.state
+        fractions = []
+        if cfg.steps is not None:
+            fractions.append(s.step / cfg.steps)
+        if cfg.epochs is not None:
+            fractions.append(self._epochs_done() / cfg.epochs)
+        if cfg.time_limit is not None:
+            fractions.append(elapsed / cfg.time_limit)
+        return min(1.0, max(fractions)) if fractions else 0.0
+
+    def _stop_reason(self, elapsed):
+        cfg, s = self.cfg, self.state
+        if self.stop_request:
+            return self.stop_request
+        if cfg.steps is not None and s.step >= cfg.steps:
+            return "steps"
+        if cfg.epochs is not None and self._epochs_done() >= cfg.epochs - 1e-9:
+            return "epochs"
+        if cfg.time_limit is not None and elapsed >= cfg.time_limit:
+            return "time"
+        if cfg.patience is not None and s.bad_evals >= cfg.patience:
+            return "patience"
+        return None
 
     def run(self):
-        cfg, model = self.cfg, self.model
-        first_epoch = self.train_batches.epoch(self.rng)
-        steps_per_epoch = len(first_epoch)
+        cfg, model, s = self.cfg, self.model, self.state
+        if s.epoch_rng is None:
+            self._new_epoch()
+        else:
+            self._rebuild_epoch()
+        steps_per_epoch = len(self.epoch)
         totals = []
         if cfg.steps is not None:
             totals.append(cfg.steps)
         if cfg.epochs is not None:
             totals.append(max(1, math.ceil(cfg.epochs * steps_per_epoch)))
-        total_steps = min(totals) if totals else None
         eval_every = cfg.eval_every or steps_per_epoch
-        yield Started(steps_per_epoch, total_steps, self.train_batches.tokens(),
+        sample_every = eval_every if cfg.sample_every is None else cfg.sample_every
+        yield Started(steps_per_epoch, min(totals) if totals else None,
+                      self.train_batches.tokens(),
                       self.val_batches.tokens() if self.val_batches else 0,
-                      model.config.num_params())
+                      model.config.num_params(), s.step)
 
-        start = time.perf_counter()
-        step = tokens = clipped = 0
-        smooth = None
-        best_val = best_step = None
+        self._snapshot()
+        session_start = time.perf_counter()
+        elapsed0 = s.elapsed
         recent = []                       # (time, tokens) for a short-window rate
-        epoch_index, epoch = 0, first_epoch
-        window = 0
-        state = None
-        reason = None
-        last_loss = float("nan")
+        lr = cfg.lr
+        warned = False
+        evaluated_at = None
+        reason = self._stop_reason(elapsed0)
+        if reason is not None:
+            raise UsageError(f"nothing to do: the run already stopped at step {s.step} "
+                             f"({reason}); give a larger --steps, --epochs or --time")
         while reason is None:
-            if window >= len(epoch):
-                epoch_index += 1
-                epoch, window, state = self.train_batches.epoch(self.rng), 0, None
-            x, y, mask = epoch[window]
-            window += 1
-            loss, state, cache = model.forward(x, y, mask, state, self.rng, train=True)
-            grads = model.backward(cache)
-            norm, was_clipped = clip_by_global_norm(grads, cfg.clip)
-            self.optimizer.step(model.params, grads)
-            step += 1
-            clipped += was_clipped
-            n_tok = int(x.size if mask is None else mask.sum())
-            tokens += n_tok
-            last_loss = loss
-            smooth = loss if smooth is None else 0.95 * smooth + 0.05 * loss
+            if s.window >= len(self.epoch):
+                s.epoch += 1
+                s.window = 0
+                self.carried = None
+                self._new_epoch()
+            x, y, mask = self.epoch[s.window]
+            s.window += 1
+            lr = learning_rate(cfg, s.step + 1, self._epochs_done(),
+                               self._progress(s.elapsed)) * s.lr_scale
+            # Overflow is handled below (roll back, halve the rate), so NumPy's
+            # warnings about it would only be noise.
+            with np.errstate(over="ignore", invalid="ignore"):
+                loss, carried, cache = model.forward(x, y, mask, self.carried, self.rng,
+                                                     train=True)
+                grads = model.backward(cache)
+                norm, was_clipped = clip_by_global_norm(grads, cfg.clip)
+            if not (_finite(loss) and _finite(norm)) or loss > self.loss_ceiling:
+                s.recoveries += 1
+                if s.recoveries > MAX_RECOVERIES:
+                    raise TrainingDiverged(
+                        f"training diverged: the loss became NaN, infinite or huge "
+                        f"{s.recoveries} times (step {s.step + 1}) even with the learning "
+                        f"rate cut to {lr:.3g}; try a lower --lr or --clip 1. "
+                        "The model file still holds the best model so far.")
+                self._roll_back()
+                s.lr_scale *= 0.5
+                if not warned:
+                    warned = True
+                    yield Warned(s.step, f"loss became {loss:.3g} at step {s.step + 1}: "
+                                         f"rolled back to the last good state and halved "
+                                         f"the learning rate (now {lr * 0.5:.3g})")
+                continue
+            self.optimizer.lr = lr
+            with np.errstate(over="ignore", invalid="ignore"):
+                self.optimizer.step(model.params, grads)
+            self.carried = carried
+            self.last_grad_norm = norm
+            s.step += 1
+            s.clipped += was_clipped
+            s.tokens += int(x.size if mask is None else mask.sum())
+            s.smooth_loss = loss if s.smooth_loss is None else 0.95 * s.smooth_loss + 0.05 * loss
             now = time.perf_counter()
-            elapsed = now - start
-            recent.append((now, tokens))
+            s.elapsed = elapsed0 + (now - session_start)
+            recent.append((now, s.tokens))
             if len(recent) > 20:
                 recent.pop(0)
             dt = recent[-1][0] - recent[0][0]
-            rate = (recent[-1][1] - recent[0][1]) / dt if dt > 0 else tokens / max(elapsed, 1e-9)
-            epochs_done = epoch_index + window / len(epoch)
+            rate = ((recent[-1][1] - recent[0][1]) / dt if dt > 0
+                    else s.tokens / max(s.elapsed, 1e-9))
+            yield Stepped(s.step, self._epochs_done(), loss, s.smooth_loss, s.tokens, s.elapsed,
+                          rate, norm, s.clipped / s.step, lr, self._progress(s.elapsed),
+                          self.last_val)
 
-            fractions = []
-            if cfg.steps is not None:
-                fractions.append(step / cfg.steps)
-                if step >= cfg.steps:
-                    reason = "steps"
-            if cfg.epochs is not None:
-                fractions.append(epochs_done / cfg.epochs)
-                if epochs_done >= cfg.epochs - 1e-9:
-                    reason = reason or "epochs"
-            if cfg.time_limit is not None:
-                fractions.append(elapsed / cfg.time_limit)
-                if elapsed >= cfg.time_limit:
-                    reason = reason or "time"
-            yield Stepped(step, epochs_done, loss, smooth, tokens, elapsed, rate, norm,
-                          clipped / step, self.optimizer.lr, min(1.0, max(fractions)))
+            reason = self._stop_reason(s.elapsed)
+            if s.step % eval_every == 0 or reason in ("steps", "epochs", "time"):
+                yield from self._evaluate(lr, count_patience=s.step % eval_every == 0)
+                evaluated_at = s.step
+                if sample_every and s.step % sample_every == 0 and self.sampler is not None:
+                    yield Sampled(s.step, self.sampler(s.step))
+                if cfg.checkpoint_every is None and self.save_checkpoint is not None:
+                    yield Checkpointed(s.step, self.save_checkpoint(self))
+                reason = self._stop_reason(s.elapsed)
+            elif sample_every and s.step % sample_every == 0 and self.sampler is not None:
+                yield Sampled(s.step, self.sampler(s.step))
+            if (cfg.checkpoint_every and s.step % cfg.checkpoint_every == 0
+                    and self.save_checkpoint is not None):
+                yield Checkpointed(s.step, self.save_checkpoint(self))
 
-            if step % eval_every == 0 or reason is not None:
-                val = evaluate(model, self.val_batches) if self.val_batches else None
-                improved = val is not None and (best_val is None or val < best_val)
-                if improved:
-                    best_val, best_step = val, step
-                saved = False
-                if self.save is not None and (improved or val is None):
-                    self.save(self._training_info(step, tokens, elapsed, best_val,
-                                                  best_step, clipped, smooth))
-                    saved = True
-                yield Evaluated(step, val, smooth, best_val, best_step, improved, saved)
-
-        elapsed = time.perf_counter() - start
-        summary = self._training_info(step, tokens, elapsed, best_val, best_step,
-                                      clipped, smooth)
-        summary["last_loss"] = last_loss
+        # Stopped. Make sure nothing learned is lost.
+        if evaluated_at != s.step and (not s.model_saved or reason not in
+                                       ("interrupted", "terminated")):
+            yield from self._evaluate(lr, count_patience=False)
+        if self.save_checkpoint is not None:
+            yield Checkpointed(s.step, self.save_checkpoint(self))
+        summary = self.training_info()
+        summary["last_val_loss"] = self.last_val
         yield Finished(reason, summary)
 
-    def _training_info(self, step, tokens, elapsed, best_val, best_step, clipped, smooth):
-        return {
-            "steps": step,
-            "tokens": tokens,
-            "seconds": round(elapsed, 3),
-            "tokens_per_sec": tokens / elapsed if elapsed > 0 else None,
-            "train_loss": smooth,
-            "best_val_loss": best_val,
-            "best_step": best_step,
-            "clipped_fraction": clipped / step if step else 0.0,
-            "config": self.cfg.to_dict(),
-        }
+    def _evaluate(self, lr, count_patience):
+        s = self.state
+        with np.errstate(over="ignore", invalid="ignore"):
+            val = evaluate(self.model, self.val_batches) if self.val_batches else None
+        improved = _finite(val) and (s.best_val is None or val < s.best_val)
+        if improved:
+            s.best_val, s.best_step = val, s.step
+            s.bad_evals = 0
+        elif count_patience and val is not None:
+            s.bad_evals += 1
+        if val is not None:
+            self.last_val = val
+        params_ok = all(np.isfinite(p).all() for p in self.model.params.values())
+        saved = False
+        if self.save_model is not None and params_ok and (improved or val is None):
+            s.model_saved = True
+            self.save_model(self.training_info())
+            saved = True
+        if params_ok and (val is None or _finite(val)):
+            self._snapshot()
+        yield Evaluated(s.step, val, s.smooth_loss, s.best_val, s.best_step, improved, saved,
+                        lr, self.last_grad_norm, s.tokens, s.elapsed, self._epochs_done())
 
 
 def bits(nats):

@@ -10,6 +10,10 @@ import sys
 
 THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
+# The arguments charlm was started with, kept so that a model file can record the
+# command that trained it (None when the CLI is driven from Python, as in tests).
+invoked_args = None
+
 
 def _threads_from_argv(argv):
     """The value of a --threads option that comes before the subcommand, if any."""
@@ -32,7 +36,9 @@ def set_thread_env(argv):
 
 
 def main(argv=None):
+    global invoked_args
     argv = sys.argv[1:] if argv is None else list(argv)
+    invoked_args = argv
     set_thread_env(argv)
     from charlm.cli.app import cli
 

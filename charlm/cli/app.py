@@ -51,6 +51,7 @@ def cli(threads):
       charlm train corpus.txt            train a model (writes model.npz)
       charlm generate -n 5               sample text from it
       cat lines.txt | charlm score       log-probability and perplexity per line
+      charlm info model.npz              what a model file holds
 
     Run `charlm COMMAND --help` for a command's options; `man charlm` for the manual.
     """
@@ -59,10 +60,11 @@ def cli(threads):
 def _register():
     from charlm.cli.corpora_cmd import corpora
     from charlm.cli.generate_cmd import generate
+    from charlm.cli.info_cmd import info
     from charlm.cli.score_cmd import score
     from charlm.cli.train_cmd import train
 
-    for command in (train, generate, score, corpora):
+    for command in (train, generate, score, info, corpora):
         cli.add_command(command)
 
 

@@ -1,16 +1,23 @@
-"""``charlm train``: parse options, start an engine run, render its events."""
+"""``charlm train``: parse options, start or resume an engine run, render its events."""
 
-import os
+import json
 import shlex
+import signal
 import sys
 
 import click
+from click.core import ParameterSource
 
 from charlm.cli.common import Duration, err_console, progress_option
 from charlm.cli.train_display import TrainDisplay
 from charlm.modelfile import DEFAULT_MODEL, MODEL_ENV
+from charlm.schedule import SCHEDULES
 from charlm.text import LEVELS, NORMALIZATIONS, SPLITS, TextConfig
 from charlm.train import TrainConfig
+
+# Exit statuses after a signal, as shells report them (128 + signal number).
+EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
 
 
 def text_options(f):
@@ -41,11 +48,29 @@ def text_options(f):
     return f
 
 
+# Options that map one to one onto TrainConfig fields.
+TRAIN_FIELDS = ("batch_size", "seq_len", "lr", "optimizer", "clip", "steps", "epochs",
+                "time_limit", "patience", "eval_every", "val_fraction", "seed", "dtype",
+                "lr_schedule", "warmup", "lr_decay", "lr_decay_every", "min_lr",
+                "sample_every", "sample_length", "checkpoint_every")
+MODEL_FIELDS = ("cell", "hidden", "layers", "embed", "dropout")
+TEXT_FIELDS = ("level", "split", "lowercase", "normalize", "graphemes")
+VOCAB_FIELDS = ("min_count", "max_vocab", "encoding_errors")
+
+
 @click.command()
 @click.argument("corpus", nargs=-1, type=click.Path(allow_dash=True))
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
               help=f"Model file to write (default: ${MODEL_ENV}, then ./{DEFAULT_MODEL}). "
                    "It always holds the best model by validation loss.")
+@click.option("--resume", "resume_path", type=click.Path(dir_okay=False),
+              help="Continue the run saved in this checkpoint, exactly where it stopped.")
+@click.option("--checkpoint", "checkpoint_path", type=click.Path(dir_okay=False),
+              help="Where to write checkpoints [default: the model file's name with "
+                   ".ckpt.npz, e.g. model.ckpt.npz].")
+@click.option("--checkpoint-every", type=click.IntRange(0), default=None,
+              help="Steps between checkpoints; 0: only at the end and on interrupt "
+                   "[default: at every validation].")
 @click.option("--cell", type=click.Choice(["rnn", "gru", "lstm"]), default="lstm",
               show_default=True, help="Recurrent cell.")
 @click.option("--hidden", type=click.IntRange(1), default=128, show_default=True,
@@ -63,60 +88,123 @@ def text_options(f):
               help="Sequences trained in parallel (N).")
 @click.option("--lr", type=click.FloatRange(0, min_open=True), default=2e-3,
               show_default=True, help="Learning rate.")
+@click.option("--lr-schedule", type=click.Choice(SCHEDULES), default="constant",
+              show_default=True,
+              help="constant; step: multiply by --lr-decay every --lr-decay-every epochs; "
+                   "cosine: down to --min-lr when training ends.")
+@click.option("--warmup", type=click.IntRange(0), default=0, show_default=True,
+              help="Steps of linear learning-rate warm-up.")
+@click.option("--lr-decay", type=click.FloatRange(0, 1, min_open=True), default=0.5,
+              show_default=True, help="Factor of the step schedule.")
+@click.option("--lr-decay-every", type=click.FloatRange(0, min_open=True), default=5.0,
+              show_default=True, help="Epochs between steps of the step schedule.")
+@click.option("--min-lr", type=click.FloatRange(0), default=None,
+              help="Final rate of the cosine schedule [default: --lr / 10].")
 @click.option("--clip", type=click.FloatRange(0), default=5.0, show_default=True,
               help="Clip the gradient's global norm to this; 0 turns clipping off.")
 @click.option("--optimizer", type=click.Choice(["adam", "sgd"]), default="adam",
               show_default=True, help="Update rule.")
 @click.option("--steps", type=click.IntRange(1), default=None,
-              help="Stop after this many updates.")
+              help="Stop after this many updates in total.")
 @click.option("--epochs", type=click.FloatRange(0, min_open=True), default=None,
               help="Stop after this many passes over the training text "
                    "[default: 50 when no stop condition is given].")
 @click.option("--time", "time_limit", type=Duration(), default=None,
-              help="Stop after this much time: seconds, or 90s, 10m, 1.5h.")
+              help="Stop after this much training time in total: seconds, or 90s, 10m, 1.5h.")
+@click.option("--patience", type=click.IntRange(1), default=None,
+              help="Stop after this many validations in a row without improvement.")
 @click.option("--eval-every", type=click.IntRange(1), default=None,
               help="Steps between validations [default: once an epoch].")
 @click.option("--val-fraction", type=click.FloatRange(0, 1, max_open=True), default=0.1,
               show_default=True,
               help="Share held out for validation: random lines (--split lines) "
                    "or the end of the text (--split none).")
+@click.option("--sample-every", type=click.IntRange(0), default=None,
+              help="Steps between short samples shown while training; 0: none "
+                   "[default: at every validation].")
+@click.option("--sample-length", type=click.IntRange(1), default=100, show_default=True,
+              help="Tokens per training-time sample.")
 @click.option("--seed", type=int, default=1, show_default=True,
-              help="Seed for initialisation, shuffling and dropout.")
+              help="Seed for initialisation, the validation split, shuffling and dropout.")
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32",
               show_default=True, help="Floating-point precision.")
 @text_options
 @progress_option
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
-def train(corpus, output, cell, hidden, layers, embed, dropout, seq_len, batch_size, lr,
-          clip, optimizer, steps, epochs, time_limit, eval_every, val_fraction, seed, dtype,
-          level, split, lowercase, normalize, graphemes, min_count, max_vocab,
-          encoding_errors, progress, quiet):
+@click.option("--log-file", type=click.Path(dir_okay=False),
+              help="Append one JSON object per validation to this file (JSON lines).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print a JSON summary on stdout at the end.")
+@click.pass_context
+def train(ctx, corpus, output, resume_path, checkpoint_path, progress, quiet, log_file,
+          as_json, **opts):
     """Train a language model on CORPUS and write it to a model file.
 
     CORPUS is one or more text files, directories (every *.txt below them), - for
     standard input, or the name of a bundled corpus (see `charlm corpora`). With no
     CORPUS it trains on the bundled first-name list.
 
-    Progress goes to stderr; the model file is written each time the validation
-    loss improves, so it always holds the best model so far.
+    Progress goes to stderr. The model file is written each time the validation loss
+    improves, so it always holds the best model so far; a checkpoint of the whole run
+    is written next to it. Ctrl-C (or SIGTERM) finishes the current step, saves, and
+    prints the command that resumes the run exactly.
     """
     from charlm import session
 
-    if steps is None and epochs is None and time_limit is None:
-        epochs = 50.0
-    text_cfg = TextConfig(level=level, split=split, lowercase=lowercase,
-                          normalize=normalize, graphemes=graphemes)
-    train_cfg = TrainConfig(batch_size=batch_size, seq_len=seq_len, lr=lr,
-                            optimizer=optimizer, clip=clip, steps=steps, epochs=epochs,
-                            time_limit=time_limit, eval_every=eval_every,
-                            val_fraction=val_fraction, seed=seed, dtype=dtype)
     stdin_bytes = sys.stdin.buffer.read() if "-" in corpus else None
-    command = "charlm " + " ".join(shlex.quote(a) for a in sys.argv[1:]) \
-        if os.path.basename(sys.argv[0]) in ("charlm", "__main__.py") else None
-    run = session.start(
-        list(corpus), text_cfg, train_cfg, cell=cell, hidden=hidden, layers=layers,
-        embed=embed, dropout=dropout, min_count=min_count, max_vocab=max_vocab,
-        output=output, command=command, encoding_errors=encoding_errors,
-        stdin_bytes=stdin_bytes)
-    display = TrainDisplay(err_console(progress), progress, quiet, run)
-    display.render(run.trainer.run())
+    command = _command_line()
+    if resume_path:
+        explicit = {name: value for name, value in opts.items()
+                    if ctx.get_parameter_source(name) in (ParameterSource.COMMANDLINE,
+                                                          ParameterSource.ENVIRONMENT)}
+        run = session.resume(resume_path, overrides=explicit, sources=list(corpus) or None,
+                             stdin_bytes=stdin_bytes, output=output, command=command,
+                             log_file=log_file)
+    else:
+        if opts["steps"] is None and opts["epochs"] is None and opts["time_limit"] is None:
+            opts["epochs"] = 50.0
+        text_cfg = TextConfig(**{k: opts[k] for k in TEXT_FIELDS})
+        train_cfg = TrainConfig(**{k: opts[k] for k in TRAIN_FIELDS})
+        run = session.start(
+            list(corpus), text_cfg, train_cfg, **{k: opts[k] for k in MODEL_FIELDS},
+            min_count=opts["min_count"], max_vocab=opts["max_vocab"],
+            encoding_errors=opts["encoding_errors"], output=output,
+            checkpoint=checkpoint_path, command=command, stdin_bytes=stdin_bytes,
+            log_file=log_file)
+
+    display = TrainDisplay(err_console(progress), progress, quiet, run, run.log_file)
+    previous = {}
+
+    def on_signal(signum, frame):
+        if run.trainer.stop_request:                 # a second Ctrl-C: stop at once
+            raise KeyboardInterrupt
+        run.trainer.request_stop("terminated" if signum == signal.SIGTERM else "interrupted")
+        display.note_stop_request(signum)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            previous[sig] = signal.signal(sig, on_signal)
+        except ValueError:                           # not the main thread
+            pass
+    try:
+        finished = display.render(run.trainer.run())
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    if as_json and finished is not None:
+        sys.stdout.write(json.dumps(display.summary_json(finished)) + "\n")
+        sys.stdout.flush()
+    if finished is not None and finished.reason == "interrupted":
+        ctx.exit(EXIT_INTERRUPTED)
+    if finished is not None and finished.reason == "terminated":
+        ctx.exit(EXIT_TERMINATED)
+
+
+def _command_line():
+    """The command as typed, to store in the model file and show by `charlm info`."""
+    import charlm.cli
+
+    if charlm.cli.invoked_args is None:
+        return None
+    return "charlm " + " ".join(shlex.quote(a) for a in charlm.cli.invoked_args)

@@ -1,0 +1,33 @@
+"""Learning-rate schedules: the step size as a function of training progress.
+
+All of them start with an optional linear warm-up over ``warmup`` steps, from
+lr/warmup up to lr, then:
+
+* ``constant``: lr.
+* ``step``: lr · decay^⌊epochs / decay_every⌋ (torch-rnn's halving every 5 epochs
+  with the defaults).
+* ``cosine``: min_lr + ½ (lr − min_lr)(1 + cos π p), where p ∈ [0, 1] is the progress
+  towards the nearest stop condition, so the rate reaches min_lr (default lr/10)
+  when training ends. With only a time limit, p is the share of the time used.
+"""
+
+from __future__ import annotations
+
+import math
+
+SCHEDULES = ("constant", "step", "cosine")
+
+
+def learning_rate(cfg, step, epochs, progress):
+    """The rate for update number ``step`` (1-based), ``epochs`` passes done and
+    ``progress`` ∈ [0, 1] towards the nearest stop condition."""
+    lr = cfg.lr
+    if cfg.warmup and step <= cfg.warmup:
+        return lr * step / cfg.warmup
+    if cfg.lr_schedule == "step":
+        return lr * cfg.lr_decay ** math.floor(epochs / cfg.lr_decay_every + 1e-9)
+    if cfg.lr_schedule == "cosine":
+        min_lr = cfg.min_lr if cfg.min_lr is not None else 0.1 * lr
+        p = min(max(progress, 0.0), 1.0)
+        return min_lr + 0.5 * (lr - min_lr) * (1.0 + math.cos(math.pi * p))
+    return lr
