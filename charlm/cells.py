@@ -39,11 +39,13 @@ Step functions::
     step_forward(xp, state, W_aa) -> (state, cache)
     step_backward(dstate, cache) -> (dz, dstate_prev)
 
-``state`` is a tuple: ``(a,)`` for RNN and GRU, ``(a, c)`` for LSTM; ``state[0]`` is
-the cell's output a⟨t⟩. ``dz`` is the gradient of the pre-activations (N, G*H); it is
-also the gradient of ``xp``. The weight gradient ``dW_aa`` is not formed per step: the
-layer sums dz⟨t⟩ᵀ a⟨t-1⟩ over all steps in a single matrix product after the loop,
-using the per-step inputs that :meth:`Cell.weight_inputs` names.
+Vectors are columns, one per sequence: ``state`` is a tuple of (H, N) arrays, ``(a,)``
+for RNN and GRU, ``(a, c)`` for LSTM; ``state[0]`` is the cell's output a⟨t⟩. ``xp`` and
+``dz`` are (G*H, N): the pre-activations' gradient, which is also the gradient of
+``xp``. Gate k is the contiguous row block k*H:(k+1)*H. The weight gradient
+``dW_aa`` is not formed per step: the layer sums dz⟨t⟩ a⟨t-1⟩ᵀ over all steps in one
+contraction after the loop, using the per-step inputs that
+:meth:`Cell.weight_inputs` names.
 """
 
 from __future__ import annotations
@@ -65,9 +67,9 @@ LSTM_GATES = ("u", "f", "o", "c")
 # --- vanilla RNN ---------------------------------------------------------------------
 
 def rnn_step_forward(xp, state, W_aa):
-    """xp: (N, H); state: (a_prev (N, H),); W_aa: (H, H)."""
+    """xp: (H, N); state: (a_prev (H, N),); W_aa: (H, H)."""
     (a_prev,) = state
-    z = a_prev @ W_aa.T                                  # (N, H)
+    z = W_aa @ a_prev                                    # (H, N)
     z += xp
     a = np.tanh(z, out=z)
     return (a,), (a_prev, a, W_aa)
@@ -77,22 +79,22 @@ def rnn_step_backward(dstate, cache):
     (da,) = dstate
     a_prev, a, W_aa = cache
     dz = da * (1.0 - a * a)                              # tanh' = 1 - a²
-    return dz, (dz @ W_aa,)
+    return dz, (W_aa.T @ dz,)
 
 
 # --- GRU (the notes' full unit) ----------------------------------------------------
 
 def gru_step_forward(xp, state, W_aa):
-    """xp: (N, 3H) in GRU_GATES order; state: (c_prev (N, H),); W_aa: (3H, H)."""
+    """xp: (3H, N) in GRU_GATES order; state: (c_prev (H, N),); W_aa: (3H, H)."""
     (c_prev,) = state
-    H = c_prev.shape[1]
-    g = c_prev @ W_aa[:2 * H].T                          # (N, 2H): Γ_u, Γ_r together
-    g += xp[:, :2 * H]
+    H = c_prev.shape[0]
+    g = W_aa[:2 * H] @ c_prev                            # (2H, N): Γ_u, Γ_r together
+    g += xp[:2 * H]
     sigmoid(g, out=g)
-    g_u, g_r = g[:, :H], g[:, H:]
+    g_u, g_r = g[:H], g[H:]
     rc = g_r * c_prev                                    # Γ_r * c⟨t-1⟩
-    c_tilde = rc @ W_aa[2 * H:].T                        # (N, H)
-    c_tilde += xp[:, 2 * H:]
+    c_tilde = W_aa[2 * H:] @ rc                          # (H, N)
+    c_tilde += xp[2 * H:]
     np.tanh(c_tilde, out=c_tilde)
     c = c_tilde - c_prev                                 # Γ_u c̃ + (1-Γ_u) c⟨t-1⟩
     c *= g_u
@@ -103,32 +105,32 @@ def gru_step_forward(xp, state, W_aa):
 def gru_step_backward(dstate, cache):
     (dc,) = dstate
     c_prev, g, rc, c_tilde, W_aa = cache
-    H = c_prev.shape[1]
-    g_u, g_r = g[:, :H], g[:, H:]
-    dz = np.empty((dc.shape[0], 3 * H), dtype=dc.dtype)
-    dz_c = dz[:, 2 * H:]
+    H = c_prev.shape[0]
+    g_u, g_r = g[:H], g[H:]
+    dz = np.empty((3 * H, dc.shape[1]), dtype=dc.dtype)
+    dz_c = dz[2 * H:]
     np.multiply(dc * g_u, 1.0 - c_tilde * c_tilde, out=dz_c)     # through tanh
-    drc = dz_c @ W_aa[2 * H:]                                    # d(Γ_r * c⟨t-1⟩)
-    dz[:, :H] = dc * (c_tilde - c_prev) * g_u * (1.0 - g_u)      # through σ
-    dz[:, H:2 * H] = drc * c_prev * g_r * (1.0 - g_r)
+    drc = W_aa[2 * H:].T @ dz_c                                  # d(Γ_r * c⟨t-1⟩)
+    dz[:H] = dc * (c_tilde - c_prev) * g_u * (1.0 - g_u)         # through σ
+    dz[H:2 * H] = drc * c_prev * g_r * (1.0 - g_r)
     dc_prev = dc * (1.0 - g_u)
     dc_prev += drc * g_r
-    dc_prev += dz[:, :2 * H] @ W_aa[:2 * H]
+    dc_prev += W_aa[:2 * H].T @ dz[:2 * H]
     return dz, (dc_prev,)
 
 
 # --- LSTM ------------------------------------------------------------------------------
 
 def lstm_step_forward(xp, state, W_aa):
-    """xp: (N, 4H) in LSTM_GATES order; state: (a_prev, c_prev), each (N, H);
+    """xp: (4H, N) in LSTM_GATES order; state: (a_prev, c_prev), each (H, N);
     W_aa: (4H, H)."""
     a_prev, c_prev = state
-    H = a_prev.shape[1]
-    z = a_prev @ W_aa.T                                  # (N, 4H)
+    H = a_prev.shape[0]
+    z = W_aa @ a_prev                                    # (4H, N)
     z += xp
-    sigmoid(z[:, :3 * H], out=z[:, :3 * H])              # Γ_u, Γ_f, Γ_o
-    np.tanh(z[:, 3 * H:], out=z[:, 3 * H:])              # c̃⟨t⟩
-    g_u, g_f, g_o, c_tilde = z[:, :H], z[:, H:2 * H], z[:, 2 * H:3 * H], z[:, 3 * H:]
+    sigmoid(z[:3 * H], out=z[:3 * H])                    # Γ_u, Γ_f, Γ_o
+    np.tanh(z[3 * H:], out=z[3 * H:])                    # c̃⟨t⟩
+    g_u, g_f, g_o, c_tilde = z[:H], z[H:2 * H], z[2 * H:3 * H], z[3 * H:]
     c = g_u * c_tilde
     c += g_f * c_prev
     tanh_c = np.tanh(c)
@@ -139,15 +141,15 @@ def lstm_step_forward(xp, state, W_aa):
 def lstm_step_backward(dstate, cache):
     da, dc = dstate
     a_prev, c_prev, z, tanh_c, W_aa = cache
-    H = a_prev.shape[1]
-    g_u, g_f, g_o, c_tilde = z[:, :H], z[:, H:2 * H], z[:, 2 * H:3 * H], z[:, 3 * H:]
+    H = a_prev.shape[0]
+    g_u, g_f, g_o, c_tilde = z[:H], z[H:2 * H], z[2 * H:3 * H], z[3 * H:]
     dc = dc + da * g_o * (1.0 - tanh_c * tanh_c)         # a = Γ_o tanh(c)
-    dz = np.empty_like(z)                                # (N, 4H)
-    dz[:, :H] = dc * c_tilde * g_u * (1.0 - g_u)
-    dz[:, H:2 * H] = dc * c_prev * g_f * (1.0 - g_f)
-    dz[:, 2 * H:3 * H] = da * tanh_c * g_o * (1.0 - g_o)
-    dz[:, 3 * H:] = dc * g_u * (1.0 - c_tilde * c_tilde)
-    return dz, (dz @ W_aa, dc * g_f)
+    dz = np.empty_like(z)                                # (4H, N)
+    dz[:H] = dc * c_tilde * g_u * (1.0 - g_u)
+    dz[H:2 * H] = dc * c_prev * g_f * (1.0 - g_f)
+    dz[2 * H:3 * H] = da * tanh_c * g_o * (1.0 - g_o)
+    dz[3 * H:] = dc * g_u * (1.0 - c_tilde * c_tilde)
+    return dz, (W_aa.T @ dz, dc * g_f)
 
 
 # --- the registry ------------------------------------------------------------------------
@@ -169,7 +171,7 @@ class Cell:
 
     def weight_inputs(self, cache, H):
         """The recurrent input that each row block of W_aa multiplied at this step,
-        as [(row slice, array (N, H)), ...]: dW_aa[rows] = Σ_t dz⟨t⟩[:, rows]ᵀ · input."""
+        as [(row slice, array (H, N)), ...]: dW_aa[rows] = Σ_t dz⟨t⟩[rows] inputᵀ."""
         if self.name == "gru":
             c_prev, _, rc, _, _ = cache
             return [(slice(0, 2 * H), c_prev), (slice(2 * H, 3 * H), rc)]

@@ -21,8 +21,8 @@ import numpy as np
 
 
 def zero_state(cell, N, H, dtype):
-    """a⟨0⟩ = 0 (and c⟨0⟩ = 0 for the LSTM)."""
-    return tuple(np.zeros((N, H), dtype=dtype) for _ in range(cell.n_states))
+    """a⟨0⟩ = 0 (and c⟨0⟩ = 0 for the LSTM): (H, N) columns of zeros."""
+    return tuple(np.zeros((H, N), dtype=dtype) for _ in range(cell.n_states))
 
 
 def _apply_keep(state, keep_t):
@@ -33,25 +33,25 @@ def recurrent_forward(cell, xp, W_aa, state0, keep=None):
     """Run ``cell`` over a window.
 
     Inputs:
-      xp: (N, T, G*H) input projections W_ax x⟨t⟩ + b_a for every step.
+      xp: (T, G*H, N) input projections W_ax x⟨t⟩ + b_a for every step.
       W_aa: (G*H, H) fused recurrent weights.
-      state0: tuple of (N, H) arrays, the state before the first step.
-      keep: optional (N, T) 0/1; 0 resets the state before that step.
+      state0: tuple of (H, N) arrays, the state before the first step.
+      keep: optional (T, N) 0/1; 0 resets the state before that step.
     Returns:
-      A: (N, T, H) outputs a⟨t⟩ of every step.
+      A: (T, H, N) outputs a⟨t⟩ of every step.
       state: the state after the last step (to carry into the next window).
       cache: for :func:`recurrent_backward`.
     """
-    N, T, _ = xp.shape
+    T, _, N = xp.shape
     H = W_aa.shape[1]
-    A = np.empty((N, T, H), dtype=xp.dtype)              # (N, T, H)
+    A = np.empty((T, H, N), dtype=xp.dtype)              # (T, H, N)
     caches = []
     state = state0
     for t in range(T):
         if keep is not None:
-            state = _apply_keep(state, keep[:, t, None])
-        state, cache = cell.step_forward(xp[:, t], state, W_aa)
-        A[:, t] = state[0]
+            state = _apply_keep(state, keep[t])
+        state, cache = cell.step_forward(xp[t], state, W_aa)
+        A[t] = state[0]
         caches.append(cache)
     return A, state, (cell, caches, keep, H, xp.dtype)
 
@@ -60,48 +60,56 @@ def recurrent_backward(dA, cache, dstate_T=None):
     """Backpropagation through time over one window.
 
     Inputs:
-      dA: (N, T, H) gradient of the loss with respect to every output a⟨t⟩.
+      dA: (T, H, N) gradient of the loss with respect to every output a⟨t⟩.
       dstate_T: gradient with respect to the final state, or None (truncated BPTT:
         nothing flows back from the next window).
     Returns:
-      dxp: (N, T, G*H) gradient of the input projections (equal to dz⟨t⟩).
+      dxp: (T, G*H, N) gradient of the input projections (equal to dz⟨t⟩).
       dW_aa: (G*H, H)
       dstate0: gradient with respect to the initial state (zero across resets).
     """
     cell, caches, keep, H, dtype = cache
-    N, T, _ = dA.shape
+    T, _, N = dA.shape
     GH = cell.width(H)
-    dZ = np.empty((N, T, GH), dtype=dtype)              # (N, T, G*H)
+    dZ = np.empty((T, GH, N), dtype=dtype)              # (T, G*H, N)
     if dstate_T is None:
-        dstate = tuple(np.zeros((N, H), dtype=dtype) for _ in range(cell.n_states))
+        dstate = tuple(np.zeros((H, N), dtype=dtype) for _ in range(cell.n_states))
     else:
         dstate = tuple(dstate_T)
     for t in range(T - 1, -1, -1):
         # a⟨t⟩ feeds both the layer above (dA) and step t+1 (dstate[0]): add them.
-        dstate = (dstate[0] + dA[:, t],) + dstate[1:]
+        dstate = (dstate[0] + dA[t],) + dstate[1:]
         dz, dstate = cell.step_backward(dstate, caches[t])
-        dZ[:, t] = dz
+        dZ[t] = dz
         if keep is not None:
-            dstate = _apply_keep(dstate, keep[:, t, None])
+            dstate = _apply_keep(dstate, keep[t])
     dW_aa = np.zeros((GH, H), dtype=dtype)
     blocks = [cell.weight_inputs(c, H) for c in caches]
     for k, (rows, _) in enumerate(blocks[0]):
-        inputs = np.stack([b[k][1] for b in blocks], axis=1)        # (N, T, H)
-        dZk = dZ[:, :, rows].reshape(N * T, -1)
-        dW_aa[rows] = dZk.T @ inputs.reshape(N * T, H)
+        inputs = np.stack([b[k][1] for b in blocks])                 # (T, H, N)
+        dW_aa[rows] = np.tensordot(dZ[:, rows], inputs, axes=([0, 2], [0, 2]))
     return dZ, dW_aa, dstate
 
 
-def recurrent_run(cell, xp, W_aa, state0, keep=None):
+def recurrent_run(cell, xp, W_aa, state0, keep=None, live=None):
     """Forward only, for scoring and evaluation: like :func:`recurrent_forward` but
-    keeps no per-step caches, so memory does not grow with what backward would need."""
-    N, T, _ = xp.shape
+    keeps no per-step caches, so memory does not grow with what backward would need.
+
+    ``live``: optional non-increasing counts, one per step: only the first live[t]
+    columns are still going at step t (sequences sorted longest first), so the others
+    are not computed. Their outputs are left at zero and the returned state has
+    live[-1] columns.
+    """
+    T, _, N = xp.shape
     H = W_aa.shape[1]
-    A = np.empty((N, T, H), dtype=xp.dtype)
+    A = (np.empty if live is None else np.zeros)((T, H, N), dtype=xp.dtype)
     state = state0
     for t in range(T):
-        if keep is not None:
-            state = _apply_keep(state, keep[:, t, None])
-        state, _ = cell.step_forward(xp[:, t], state, W_aa)
-        A[:, t] = state[0]
+        n = N if live is None else live[t]
+        if n < state[0].shape[1]:
+            state = tuple(s[:, :n] for s in state)
+        if keep is not None and not keep[t, :n].all():
+            state = _apply_keep(state, keep[t, :n])
+        state, _ = cell.step_forward(xp[t, :, :n], state, W_aa)
+        A[t, :, :n] = state[0]
     return A, state

@@ -136,24 +136,25 @@ class LanguageModel:
         return self.params["W_ya"].dtype
 
     def initial_state(self, N):
-        """One state tuple per layer, all zero."""
+        """One state tuple per layer, all zero: (H, N) columns."""
         return [zero_state(self.cell, N, self.config.hidden, self.dtype)
                 for _ in range(self.config.layers)]
 
-    def keep_mask(self, x):
-        """(N, T) 1.0 where the state carries on, 0.0 where a new line starts."""
-        return (x != self.config.eos_id).astype(self.dtype)
+    def keep_mask(self, ids):
+        """(T, N) 1.0 where the state carries on, 0.0 where a new line starts."""
+        return (ids != self.config.eos_id).astype(self.dtype)
 
     # --- the first layer's input -------------------------------------------------------
 
-    def _input_forward(self, x, keep):
+    def _input_forward(self, ids, keep):
+        """W_ax x⟨t⟩ + b_a of layer 1 for a (T, N) window of ids: (T, G*H, N)."""
         p = self.params
         if self.config.embed:
-            e, c_e = lookup_forward(p["W_ex"], x, keep)               # (N, T, E)
-            xp, c_a = affine_forward(e, p["layer1.W_ax"], p["layer1.b_a"])  # (N, T, G*H)
+            e, c_e = lookup_forward(p["W_ex"], ids, keep)               # (T, E, N)
+            xp, c_a = affine_forward(e, p["layer1.W_ax"], p["layer1.b_a"])  # (T, G*H, N)
             return xp, (c_e, c_a)
-        xp, c_l = lookup_forward(p["layer1.W_ax"], x, keep)           # (N, T, G*H)
-        xp += p["layer1.b_a"]
+        xp, c_l = lookup_forward(p["layer1.W_ax"], ids, keep)           # (T, G*H, N)
+        xp += p["layer1.b_a"][:, None]
         return xp, (c_l,)
 
     def _input_backward(self, dxp, cache, grads):
@@ -164,7 +165,7 @@ class LanguageModel:
         else:
             (c_l,) = cache
             grads["layer1.W_ax"] = lookup_backward(dxp, c_l)
-            grads["layer1.b_a"] = dxp.sum(axis=(0, 1))
+            grads["layer1.b_a"] = dxp.sum(axis=(0, 2))
 
     # --- training: loss and gradients --------------------------------------------------
 
@@ -175,7 +176,8 @@ class LanguageModel:
           x: (N, T) input ids (the previous token; EOS where a line starts).
           y: (N, T) target ids.
           mask: (N, T) 0/1 or None; 0 marks padding, which adds nothing.
-          state: list of per-layer state tuples from the previous window, or None.
+          state: list of per-layer state tuples ((H, N) each) from the previous
+            window, or None for zeros.
           rng: np.random.Generator for dropout (needed when train and dropout > 0).
         Returns:
           loss (nats per unmasked token), the final state (to carry on), cache.
@@ -185,8 +187,9 @@ class LanguageModel:
         if state is None:
             state = self.initial_state(N)
         drop = cfg.dropout if train else 0.0
-        keep = self.keep_mask(x)
-        xp, c_in = self._input_forward(x, keep)
+        ids, targets = x.T, y.T                                          # (T, N)
+        keep = self.keep_mask(ids)
+        xp, c_in = self._input_forward(ids, keep)
         caches, new_state = [], []
         h = None
         for layer in range(1, cfg.layers + 1):
@@ -195,12 +198,13 @@ class LanguageModel:
                 h, c_drop = dropout_forward(h, drop, rng)
                 xp, c_aff = affine_forward(h, p[f"layer{layer}.W_ax"], p[f"layer{layer}.b_a"])
             h, st, c_rec = recurrent_forward(self.cell, xp, p[f"layer{layer}.W_aa"],
-                                             state[layer - 1], keep)      # (N, T, H)
+                                             state[layer - 1], keep)      # (T, H, N)
             new_state.append(st)
             caches.append((c_drop, c_aff, c_rec))
         h, c_top = dropout_forward(h, drop, rng)
-        logits, c_out = affine_forward(h, p["W_ya"], p["b_y"])            # (N, T, V)
-        loss, c_loss = softmax_cross_entropy_forward(logits, y, mask)
+        logits, c_out = affine_forward(h, p["W_ya"], p["b_y"])            # (T, V, N)
+        loss, c_loss = softmax_cross_entropy_forward(
+            logits, targets, None if mask is None else mask.T)
         return loss, new_state, (c_in, caches, c_top, c_out, c_loss)
 
     def backward(self, cache):
@@ -223,34 +227,68 @@ class LanguageModel:
 
     # --- inference: forward only --------------------------------------------------------
 
-    def log_probs(self, x, y, state=None):
+    def log_probs(self, x, y, state=None, lengths=None):
         """log ŷ⟨t⟩[y⟨t⟩] for every position, natural log, without dropout and without
         keeping anything for a backward pass.
 
-        Returns (N, T) float64 log-probabilities and the final state.
+        Inputs as :meth:`forward`; ``lengths`` (optional, non-increasing) says how
+        many positions of each row are real, so steps past a row's end are skipped
+        (their results are meaningless). Returns (N, T) float64 log-probabilities and
+        the final state (of the rows still going at the last step).
         """
         cfg, p = self.config, self.params
         N, T = x.shape
         if state is None:
             state = self.initial_state(N)
-        keep = self.keep_mask(x)
-        xp, _ = self._input_forward(x, keep)
+        ids = x.T                                                        # (T, N)
+        keep = self.keep_mask(ids)
+        live = None
+        if lengths is not None:
+            lengths = np.asarray(lengths)
+            live = [int(np.count_nonzero(lengths > t)) for t in range(T)]
+        if cfg.embed:
+            xp, _ = self._input_forward(ids, keep)
+        else:
+            xp = _OneHotInputs(p["layer1.W_ax"], p["layer1.b_a"], ids, keep)
         new_state = []
         h = None
         for layer in range(1, cfg.layers + 1):
             if layer > 1:
-                xp, _ = affine_forward(h, p[f"layer{layer}.W_ax"], p[f"layer{layer}.b_a"])
+                xp, _ = affine_forward(h, p[f"layer{layer}.W_ax"], p[f"layer{layer}.b_a"],
+                                       live)
             h, st = recurrent_run(self.cell, xp, p[f"layer{layer}.W_aa"],
-                                  state[layer - 1], keep)
+                                  state[layer - 1], keep, live)
             new_state.append(st)
-        logits, _ = affine_forward(h, p["W_ya"], p["b_y"])               # (N, T, V)
-        logp = log_softmax(logits)
-        picked = np.take_along_axis(logp, y[..., None], axis=-1)[..., 0]
-        return picked.astype(np.float64), new_state
+        logits, _ = affine_forward(h, p["W_ya"], p["b_y"], live)         # (T, V, N)
+        logp = log_softmax(logits, axis=1)
+        picked = np.take_along_axis(logp, y.T[:, None, :], axis=1)[:, 0, :]   # (T, N)
+        return picked.T.astype(np.float64), new_state
 
     def stepper(self):
         """A :class:`Stepper` for token-by-token use (sampling)."""
         return Stepper(self)
+
+
+class _OneHotInputs:
+    """Layer 1's W_ax x⟨t⟩ + b_a for one-hot inputs, gathered one step at a time and
+    only for the columns asked for: indexing ``[t, :, :n]`` returns (G*H, n), like
+    slicing a precomputed (T, G*H, N) array, without building the whole padded
+    window first (forward only)."""
+
+    def __init__(self, W_ax, b_a, ids, keep):
+        self.W, self.b, self.ids, self.keep = W_ax, b_a[:, None], ids, keep
+        T, N = ids.shape
+        self.shape = (T, W_ax.shape[0], N)
+        self.dtype = W_ax.dtype
+
+    def __getitem__(self, key):
+        t, _, cols = key
+        out = np.take(self.W, self.ids[t, cols], axis=1)                # (G*H, n)
+        keep = self.keep[t, cols]
+        if not keep.all():
+            out *= keep                       # x⟨1⟩ = 0 where a line starts
+        out += self.b
+        return out
 
 
 class Stepper:
@@ -271,9 +309,9 @@ class Stepper:
         table[cfg.eos_id] = 0.0               # x⟨1⟩ = 0 at the start of a line
         table += p["layer1.b_a"]
         self.table = np.ascontiguousarray(table)
-        self.layers = [(p[f"layer{l}.W_aa"], p.get(f"layer{l}.W_ax"), p[f"layer{l}.b_a"])
-                       for l in range(1, cfg.layers + 1)]
-        self.W_ya, self.b_y = p["W_ya"], p["b_y"]
+        self.layers = [(p[f"layer{l}.W_aa"], p.get(f"layer{l}.W_ax"),
+                        p[f"layer{l}.b_a"][:, None]) for l in range(1, cfg.layers + 1)]
+        self.W_ya, self.b_y = p["W_ya"], p["b_y"][:, None]
         self.eos_id = cfg.eos_id
 
     def step(self, ids, state):
@@ -285,16 +323,16 @@ class Stepper:
         for layer, (W_aa, W_ax, b_a) in enumerate(self.layers):
             st = state[layer]
             if start.any():
-                keep = (~start)[:, None].astype(st[0].dtype)
+                keep = (~start).astype(st[0].dtype)
                 st = tuple(s * keep for s in st)
             if layer == 0:
-                xp = self.table[ids]                                      # (N, G*H)
+                xp = np.ascontiguousarray(self.table[ids].T)              # (G*H, N)
             else:
-                xp = h @ W_ax.T
+                xp = W_ax @ h
                 xp += b_a
             st, _ = self.cell.step_forward(xp, st, W_aa)
             h = st[0]
             new_state.append(st)
-        logits = h @ self.W_ya.T                                          # (N, V)
+        logits = self.W_ya @ h                                            # (V, N)
         logits += self.b_y
-        return logits, new_state
+        return logits.T, new_state

@@ -2,8 +2,12 @@
 
 Dimension letters used throughout charlm: N batch, T time, V vocabulary, E embedding,
 H hidden, G number of fused gates, D an input width (V, E or H), K tags.
-Weight matrices are stored in the notes' orientation, (out, in): ``W_ax`` multiplies an
-x-like vector and yields an a-like one, so ``W_ax`` has shape (G*H, D).
+
+Vectors are columns, as in the notes: a⟨t⟩ is (H, N), one column per sequence, and
+a weight matrix is stored (out, in), so ``W_ax`` (G*H, D) multiplies x⟨t⟩ (D, N)
+from the left. A window of T steps is a (T, D, N) array: every step's (D, N) slice
+is contiguous, which keeps the per-step gate arithmetic fast (the gates of a fused
+pre-activation are then contiguous row blocks). Token ids come as (T, N).
 
 Forward functions return ``(out, cache)``; backward functions take ``(dout, cache)``
 and return the gradients in the order of the forward's inputs.
@@ -12,9 +16,9 @@ What is here:
 
 * ``sigmoid``: σ(z) = 1 / (1 + e^(-z)), computed so it cannot overflow.
 * ``lookup_forward/backward``: W x for a one-hot x, done as a column lookup.
-* ``affine_forward/backward``: y = W x + b over every (n, t) at once.
+* ``affine_forward/backward``: y = W x + b for every step of a window at once.
 * ``softmax_cross_entropy_forward/backward``: L = -Σ_t log ŷ⟨t⟩[y⟨t⟩] with a mask,
-  through a max-shifted log-softmax.
+  through a max-shifted log-softmax over the vocabulary axis.
 * ``dropout_forward/backward``: inverted dropout.
 * ``clip_by_global_norm``: gradient clipping.
 """
@@ -45,103 +49,110 @@ _ONE_HOT_MAX_V = 512
 
 
 def lookup_forward(W, ids, keep=None):
-    """W x⟨t⟩ for one-hot x⟨t⟩ = e_{ids[n, t]}: column ids[n, t] of W.
+    """W x⟨t⟩ for one-hot x⟨t⟩ = e_{ids[t, n]}: column ids[t, n] of W.
 
     Inputs:
       W: (D, V) weights in the notes' orientation.
-      ids: (N, T) integer token ids.
-      keep: optional (N, T) 0/1 array; where it is 0 the input is the zero vector
-        (x⟨1⟩ = 0 at the start of a line, as in the notes), so the output row is 0.
+      ids: (T, N) integer token ids.
+      keep: optional (T, N) 0/1 array; where it is 0 the input is the zero vector
+        (x⟨1⟩ = 0 at the start of a line, as in the notes), so the output column is 0.
     Returns:
-      out: (N, T, D)
+      out: (T, D, N)
       cache: (ids, keep, W.shape)
     """
-    # Rows of a contiguous copy of Wᵀ gather far faster than strided columns of W.
-    out = np.take(np.ascontiguousarray(W.T), ids, axis=0)     # (N, T, D)
+    # Gathering along W's rows gives (D, T, N) with every row of N contiguous; the
+    # (T, D, N) view of it serves the time loop without a transposing copy.
+    out = np.take(W, ids, axis=1).transpose(1, 0, 2)                # (T, D, N)
     if keep is not None:
-        out *= keep[..., None]
+        out *= keep[:, None, :]
     return out, (ids, keep, W.shape)
 
 
 def lookup_backward(dout, cache):
     """Gradient of :func:`lookup_forward` with respect to W, shape (D, V).
 
-    Several (n, t) can read the same column, so their gradients must be summed;
-    ``np.add.at`` accumulates repeated indices, where ``dW[ids] += dout`` would keep
-    only the last write.
+    Several (t, n) can read the same column, so their gradients must be summed;
+    ``np.add.at`` accumulates repeated indices, where ``dW[:, ids] += dout`` would
+    keep only the last write.
     """
     ids, keep, shape = cache
     D, V = shape
-    dout2 = dout.reshape(-1, D)                     # (N*T, D)
-    flat = ids.reshape(-1)
+    flat = ids.reshape(-1)                                           # (T*N,)
+    dcols = dout.transpose(0, 2, 1).reshape(-1, D)                   # (T*N, D)
     if keep is not None:
         used = keep.reshape(-1) != 0
-        dout2, flat = dout2[used], flat[used]
+        dcols, flat = dcols[used], flat[used]
     if V <= _ONE_HOT_MAX_V:
         # Small vocabularies: Σ_t dout⟨t⟩ x⟨t⟩ᵀ as the product with the one-hot
         # matrix itself, which BLAS does ~10x faster than scattered adds.
         onehot = np.zeros((len(flat), V), dtype=dout.dtype)
         onehot[np.arange(len(flat)), flat] = 1.0
-        return dout2.T @ onehot                      # (D, V)
+        return dcols.T @ onehot                                      # (D, V)
     dWT = np.zeros((V, D), dtype=dout.dtype)
-    np.add.at(dWT, flat, dout2)
-    return np.ascontiguousarray(dWT.T)               # (D, V)
+    np.add.at(dWT, flat, dcols)
+    return np.ascontiguousarray(dWT.T)                               # (D, V)
 
 
-# --- affine maps over a whole sequence ---------------------------------------------
+# --- affine maps over a whole window -------------------------------------------------
 
-def affine_forward(X, W, b=None):
-    """out = X Wᵀ + b for every (n, t): one matrix product for the whole window.
+def affine_forward(X, W, b=None, live=None):
+    """out⟨t⟩ = W X⟨t⟩ + b for every step t of the window.
 
-    Inputs: X (N, T, D); W (M, D); b (M,) or None.
-    Returns: out (N, T, M), cache.
+    Inputs: X (T, D, N); W (M, D); b (M,) or None; live: optional counts per step
+    (forward only): at step t only the first live[t] columns are computed, the rest
+    of the output is zero.
+    Returns: out (T, M, N), cache.
     """
-    N, T, D = X.shape
-    out = (X.reshape(N * T, D) @ W.T).reshape(N, T, -1)   # (N, T, M)
+    if live is None:
+        out = W @ X                                                  # (T, M, N)
+    else:
+        out = np.zeros((X.shape[0], W.shape[0], X.shape[2]), dtype=X.dtype)
+        for t, n in enumerate(live):
+            np.matmul(W, X[t, :, :n], out=out[t, :, :n])
     if b is not None:
-        out += b
+        out += b[:, None]
     return out, (X, W, b is not None)
 
 
 def affine_backward(dout, cache):
-    """Returns dX (N, T, D), dW (M, D), db (M,) or None."""
+    """Returns dX (T, D, N), dW (M, D), db (M,) or None.
+
+    dW = Σ_t dout⟨t⟩ X⟨t⟩ᵀ: the shared weights collect every step's gradient in one
+    contraction over time and batch."""
     X, W, has_b = cache
-    N, T, D = X.shape
-    M = W.shape[0]
-    d2 = dout.reshape(N * T, M)
-    dX = (d2 @ W).reshape(N, T, D)
-    dW = d2.T @ X.reshape(N * T, D)
-    db = d2.sum(axis=0) if has_b else None
+    dX = W.T @ dout                                                  # (T, D, N)
+    dW = np.tensordot(dout, X, axes=([0, 2], [0, 2]))                # (M, D)
+    db = dout.sum(axis=(0, 2)) if has_b else None
     return dX, dW, db
 
 
 # --- softmax and the cross-entropy loss ----------------------------------------------
 
-def log_softmax(logits):
-    """log ŷ = z - log Σ exp z along the last axis, shifted by the max first so that
-    exp never overflows (the shift cancels out exactly)."""
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    shifted -= np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+def log_softmax(logits, axis=1):
+    """log ŷ = z - log Σ exp z along ``axis`` (the vocabulary), shifted by the max
+    first so that exp never overflows (the shift cancels out exactly)."""
+    shifted = logits - logits.max(axis=axis, keepdims=True)
+    shifted -= np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
     return shifted
 
 
 def softmax_cross_entropy_forward(logits, targets, mask=None):
-    """Mean over unmasked positions of L⟨t⟩ = -log ŷ⟨t⟩[y⟨t⟩], ŷ⟨t⟩ = softmax(logits).
+    """Mean over unmasked positions of L⟨t⟩ = -log ŷ⟨t⟩[y⟨t⟩], ŷ⟨t⟩ = softmax(logits⟨t⟩).
 
     Inputs:
-      logits: (N, T, V)
-      targets: (N, T) integer ids y⟨t⟩
-      mask: (N, T) 0/1, or None for all ones. Masked positions (padding) add
+      logits: (T, V, N), one column of V scores per sequence and step
+      targets: (T, N) integer ids y⟨t⟩
+      mask: (T, N) 0/1, or None for all ones. Masked positions (padding) add
         nothing to the loss and receive zero gradient.
     Returns:
       loss: float, nats per unmasked token
       cache
     """
-    N, T, V = logits.shape
-    logp = log_softmax(logits)                                       # (N, T, V)
-    picked = np.take_along_axis(logp, targets[..., None], axis=-1)[..., 0]  # (N, T)
+    T, V, N = logits.shape
+    logp = log_softmax(logits, axis=1)                                # (T, V, N)
+    picked = np.take_along_axis(logp, targets[:, None, :], axis=1)[:, 0, :]   # (T, N)
     if mask is None:
-        count = N * T
+        count = T * N
         total = -picked.sum(dtype=np.float64)
     else:
         count = float(mask.sum())
@@ -153,15 +164,14 @@ def softmax_cross_entropy_forward(logits, targets, mask=None):
 def softmax_cross_entropy_backward(dloss, cache):
     """dL/dlogits = (ŷ - onehot(y)) · mask / count, times the upstream dloss."""
     logp, targets, mask, count = cache
-    dlogits = np.exp(logp)                                            # ŷ, (N, T, V)
-    np.put_along_axis(
-        dlogits, targets[..., None],
-        np.take_along_axis(dlogits, targets[..., None], axis=-1) - 1.0, axis=-1)
+    dlogits = np.exp(logp)                                            # ŷ, (T, V, N)
+    idx = targets[:, None, :]
+    np.put_along_axis(dlogits, idx, np.take_along_axis(dlogits, idx, axis=1) - 1.0, axis=1)
     scale = dloss / count
     if mask is None:
         dlogits *= scale
     else:
-        dlogits *= (mask * scale)[..., None].astype(dlogits.dtype)
+        dlogits *= (mask * scale)[:, None, :].astype(dlogits.dtype)
     return dlogits
 
 

@@ -1,5 +1,6 @@
 """Naive per-gate cells written straight from the notes' equations, with separate
-W_u, W_f, … acting on the stacked [a⟨t-1⟩, x⟨t⟩]. The fused cells must agree."""
+W_u, W_f, … acting on the stacked column [a⟨t-1⟩; x⟨t⟩]. The fused cells must agree.
+Vectors are columns: x (D, N), a (H, N)."""
 
 import numpy as np
 
@@ -17,24 +18,33 @@ def split_gates(W_aa, W_ax, b, gates, H):
     return out
 
 
+def stack(a, x):
+    """[a⟨t-1⟩; x⟨t⟩]: the notes' stacking, (H + D, N)."""
+    return np.concatenate([a, x], axis=0)
+
+
+def lin(W, v):
+    Wg, bg = W
+    return Wg @ v + bg[:, None]
+
+
 def rnn_step(x, a_prev, W):
-    Wa, ba = W["a"]
-    return np.tanh(np.concatenate([a_prev, x], axis=1) @ Wa.T + ba)
+    return np.tanh(lin(W["a"], stack(a_prev, x)))
 
 
 def gru_step(x, c_prev, W):
-    ax = np.concatenate([c_prev, x], axis=1)
-    gu = sig(ax @ W["u"][0].T + W["u"][1])
-    gr = sig(ax @ W["r"][0].T + W["r"][1])
-    c_tilde = np.tanh(np.concatenate([gr * c_prev, x], axis=1) @ W["c"][0].T + W["c"][1])
+    ax = stack(c_prev, x)
+    gu = sig(lin(W["u"], ax))
+    gr = sig(lin(W["r"], ax))
+    c_tilde = np.tanh(lin(W["c"], stack(gr * c_prev, x)))
     return gu * c_tilde + (1 - gu) * c_prev
 
 
 def lstm_step(x, a_prev, c_prev, W):
-    ax = np.concatenate([a_prev, x], axis=1)
-    gu = sig(ax @ W["u"][0].T + W["u"][1])
-    gf = sig(ax @ W["f"][0].T + W["f"][1])
-    go = sig(ax @ W["o"][0].T + W["o"][1])
-    c_tilde = np.tanh(ax @ W["c"][0].T + W["c"][1])
+    ax = stack(a_prev, x)
+    gu = sig(lin(W["u"], ax))
+    gf = sig(lin(W["f"], ax))
+    go = sig(lin(W["o"], ax))
+    c_tilde = np.tanh(lin(W["c"], ax))
     c = gu * c_tilde + gf * c_prev
     return go * np.tanh(c), c

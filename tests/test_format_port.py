@@ -27,13 +27,13 @@ def port_logprob(path, line):
     ids = [vocab.index(c) if c in vocab else 1 for c in line]
     inputs, targets = [0] + ids, ids + [0]
     n_state = 2 if m["cell"] == "lstm" else 1
-    state = [[np.zeros((1, H)) for _ in range(n_state)] for _ in range(m["layers"])]
+    state = [[np.zeros((H, 1)) for _ in range(n_state)] for _ in range(m["layers"])]
     total = 0.0
     for x_id, y_id in zip(inputs, targets):
-        x = np.zeros((1, V))
+        x = np.zeros((V, 1))                           # a one-hot column
         if x_id != 0:                                  # EOS input: x⟨1⟩ = 0
-            x[0, x_id] = 1.0
-        inp = x @ W["W_ex"].T if m["embed"] else x
+            x[x_id, 0] = 1.0
+        inp = W["W_ex"] @ x if m["embed"] else x
         for layer in range(m["layers"]):
             p = f"layer{layer + 1}."
             gates = split_gates(W[p + "W_aa"], W[p + "W_ax"], W[p + "b_a"],
@@ -41,9 +41,9 @@ def port_logprob(path, line):
             out = STEP[m["cell"]](inp, *state[layer], gates)
             state[layer] = list(out) if isinstance(out, tuple) else [out]
             inp = state[layer][0]
-        logits = inp @ W["W_ya"].T + W["b_y"]
+        logits = W["W_ya"] @ inp + W["b_y"][:, None]
         logits -= logits.max()
-        total += logits[0, y_id] - np.log(np.exp(logits).sum())
+        total += logits[y_id, 0] - np.log(np.exp(logits).sum())
     return total
 
 

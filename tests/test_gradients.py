@@ -30,13 +30,13 @@ def test_sigmoid_matches_definition_and_never_overflows():
 
 def test_lookup_gradient(rng):
     W = rng.standard_normal((E, V))
-    ids = rng.integers(0, V, (N, T))
-    ids[0, :] = 3                                     # repeated ids must accumulate
-    keep = np.ones((N, T))
+    ids = rng.integers(0, V, (T, N))
+    ids[:, 0] = 3                                     # repeated ids must accumulate
+    keep = np.ones((T, N))
     keep[1, 1] = 0
-    dout = rng.standard_normal((N, T, E))
+    dout = rng.standard_normal((T, E, N))
     out, cache = ops.lookup_forward(W, ids, keep)
-    assert np.allclose(out[0, 0], W[:, 3]) and np.all(out[1, 1] == 0)
+    assert np.allclose(out[0, :, 0], W[:, 3]) and np.all(out[1, :, 1] == 0)
     check(lambda: (ops.lookup_forward(W, ids, keep)[0] * dout).sum(),
           ops.lookup_backward(dout, cache), W)
 
@@ -44,23 +44,23 @@ def test_lookup_gradient(rng):
 def test_lookup_gradient_large_vocabulary_path(rng):
     big_v = ops._ONE_HOT_MAX_V + 5                    # the scattered-add branch
     W = rng.standard_normal((3, big_v))
-    ids = rng.integers(0, big_v, (N, T))
-    ids[1, 2] = ids[0, 0]
-    dout = rng.standard_normal((N, T, 3))
+    ids = rng.integers(0, big_v, (T, N))
+    ids[2, 1] = ids[0, 0]
+    dout = rng.standard_normal((T, 3, N))
     _, cache = ops.lookup_forward(W, ids)
     dW = ops.lookup_backward(dout, cache)
     expect = np.zeros_like(W)
     for n in range(N):
         for t in range(T):
-            expect[:, ids[n, t]] += dout[n, t]
+            expect[:, ids[t, n]] += dout[t, :, n]
     assert np.allclose(dW, expect)
 
 
 def test_affine_gradients(rng):
-    X = rng.standard_normal((N, T, E))
+    X = rng.standard_normal((T, E, N))
     W = rng.standard_normal((H, E))
     b = rng.standard_normal(H)
-    dout = rng.standard_normal((N, T, H))
+    dout = rng.standard_normal((T, H, N))
     _, cache = ops.affine_forward(X, W, b)
     dX, dW, db = ops.affine_backward(dout, cache)
     f = lambda: (ops.affine_forward(X, W, b)[0] * dout).sum()
@@ -70,25 +70,25 @@ def test_affine_gradients(rng):
 
 
 def test_softmax_cross_entropy_gradient_with_mask(rng):
-    logits = rng.standard_normal((N, T, V))
-    y = rng.integers(0, V, (N, T))
-    mask = np.array([[1, 1, 0], [1, 0, 0]], dtype=float)
+    logits = rng.standard_normal((T, V, N))
+    y = rng.integers(0, V, (T, N))
+    mask = np.array([[1, 1], [1, 0], [0, 0]], dtype=float)          # (T, N)
     loss, cache = ops.softmax_cross_entropy_forward(logits, y, mask)
     dlogits = ops.softmax_cross_entropy_backward(1.0, cache)
     check(lambda: ops.softmax_cross_entropy_forward(logits, y, mask)[0], dlogits, logits)
-    assert np.all(dlogits[0, 2] == 0) and np.all(dlogits[1, 1:] == 0)
+    assert np.all(dlogits[1, :, 1] == 0) and np.all(dlogits[2] == 0)
 
 
 def test_softmax_cross_entropy_is_stable_for_huge_logits():
-    logits = np.array([[[1e4, 0.0, -1e4]]], dtype=np.float32)
+    logits = np.array([[[1e4], [0.0], [-1e4]]], dtype=np.float32)    # (T, V, N) = (1, 3, 1)
     with np.errstate(over="raise", invalid="raise"):
         loss, _ = ops.softmax_cross_entropy_forward(logits, np.array([[0]]))
     assert loss == pytest.approx(0.0, abs=1e-6)
 
 
 def test_dropout_gradient(rng):
-    X = rng.standard_normal((N, T, H))
-    dout = rng.standard_normal((N, T, H))
+    X = rng.standard_normal((T, H, N))
+    dout = rng.standard_normal((T, H, N))
     out, cache = ops.dropout_forward(X, 0.4, np.random.default_rng(5))
     f = lambda: (ops.dropout_forward(X, 0.4, np.random.default_rng(5))[0] * dout).sum()
     check(f, ops.dropout_backward(dout, cache), X)
@@ -108,10 +108,10 @@ def test_clip_by_global_norm(rng):
 def test_cell_step_gradients(name, rng):
     cell = CELLS[name]
     GH = cell.width(H)
-    xp = rng.standard_normal((N, GH))
+    xp = rng.standard_normal((GH, N))
     W = rng.standard_normal((GH, H)) * 0.5
-    state = tuple(rng.standard_normal((N, H)) for _ in range(cell.n_states))
-    douts = tuple(rng.standard_normal((N, H)) for _ in range(cell.n_states))
+    state = tuple(rng.standard_normal((H, N)) for _ in range(cell.n_states))
+    douts = tuple(rng.standard_normal((H, N)) for _ in range(cell.n_states))
 
     def f():
         new, _ = cell.step_forward(xp, state, W)
@@ -128,12 +128,12 @@ def test_cell_step_gradients(name, rng):
 def test_sequence_layer_gradients_with_resets(name, rng):
     cell = CELLS[name]
     GH = cell.width(H)
-    xp = rng.standard_normal((N, T, GH))
+    xp = rng.standard_normal((T, GH, N))
     W = rng.standard_normal((GH, H)) * 0.5
-    s0 = tuple(rng.standard_normal((N, H)) for _ in range(cell.n_states))
-    keep = np.ones((N, T))
-    keep[0, 1] = 0                                    # a new line starts at (0, 1)
-    dA = rng.standard_normal((N, T, H))
+    s0 = tuple(rng.standard_normal((H, N)) for _ in range(cell.n_states))
+    keep = np.ones((T, N))
+    keep[1, 0] = 0                                    # sequence 0: a new line at t = 1
+    dA = rng.standard_normal((T, H, N))
     f = lambda: (recurrent_forward(cell, xp, W, s0, keep)[0] * dA).sum()
     _, _, cache = recurrent_forward(cell, xp, W, s0, keep)
     dxp, dW, ds0 = recurrent_backward(dA, cache)
@@ -141,13 +141,13 @@ def test_sequence_layer_gradients_with_resets(name, rng):
     check(f, dW, W)
     for d, s in zip(ds0, s0):
         check(f, d, s)
-    # Nothing flows back across the reset: with no gradient at (0, 0), row 0 of the
+    # Nothing flows back across the reset: with no gradient at t = 0, column 0 of the
     # initial state gets none, although steps after the reset have gradients.
-    dA[0, 0] = 0.0
+    dA[0, :, 0] = 0.0
     _, _, cache = recurrent_forward(cell, xp, W, s0, keep)
     _, _, ds0 = recurrent_backward(dA, cache)
-    assert all(np.all(d[0] == 0.0) for d in ds0)
-    assert all(np.any(d[1] != 0.0) for d in ds0)
+    assert all(np.all(d[:, 0] == 0.0) for d in ds0)
+    assert all(np.any(d[:, 1] != 0.0) for d in ds0)
 
 
 @pytest.mark.parametrize("name", sorted(CELLS))
@@ -160,7 +160,7 @@ def test_whole_two_layer_model_gradients(name, embed, rng):
     y = rng.integers(0, V, (N, T))
     mask = np.ones((N, T))
     mask[1, 2] = 0
-    state = [tuple(rng.standard_normal((N, H)) for _ in range(cfg.cell_spec.n_states))
+    state = [tuple(rng.standard_normal((H, N)) for _ in range(cfg.cell_spec.n_states))
              for _ in range(2)]
     f = lambda: model.forward(x, y, mask, state, train=False)[0]
     _, _, cache = model.forward(x, y, mask, state, train=False)
@@ -193,12 +193,12 @@ def test_fused_cell_matches_naive_per_gate_cell(name, step, rng):
     W_ax = rng.standard_normal((GH, D)) * 0.5
     b = rng.standard_normal(GH)
     W = split_gates(W_aa, W_ax, b, cell.gates, H)
-    x = rng.standard_normal((N, T, D))
-    state = tuple(rng.standard_normal((N, H)) for _ in range(cell.n_states))
+    x = rng.standard_normal((T, D, N))
+    state = tuple(rng.standard_normal((H, N)) for _ in range(cell.n_states))
     xp, _ = ops.affine_forward(x, W_ax, b)
     A, _, _ = recurrent_forward(cell, xp, W_aa, state)
     ref = state
     for t in range(T):
-        out = step(x[:, t], *ref, W)
+        out = step(x[t], *ref, W)
         ref = out if isinstance(out, tuple) else (out,)
-        assert np.allclose(A[:, t], ref[0], rtol=1e-12, atol=1e-12)
+        assert np.allclose(A[t], ref[0], rtol=1e-12, atol=1e-12)
