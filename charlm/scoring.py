@@ -1,16 +1,23 @@
 """Scoring text: log-probabilities of given lines under a model (forward only).
 
-Each line is scored from the initial state, a⟨0⟩ = 0 and x⟨1⟩ = 0, with EOS as its
-last token (unless ``eos=False``), like KenLM's ``<s> … </s>``:
+Two framings, chosen to match how the model was trained:
 
-    log P(line) = Σ_t log ŷ⟨t⟩[y⟨t⟩],  t over the line's tokens and EOS
+* **lines** (the default for ``--split lines`` models): each line is scored from the
+  initial state, a⟨0⟩ = 0 and x⟨1⟩ = 0, with its end-of-line token last, like
+  KenLM's ``<s> … </s>``:  log P(line) = Σ_t log ŷ⟨t⟩[y⟨t⟩].
+  For a line model the end is EOS; for a stream model forced into lines it is the
+  newline token, the only line end that model knows.
+* **stream** (the default for ``--split none`` models): the input is one text, as
+  the model was trained. Each line's score is the log-probability of its tokens and
+  its newline given *all the text before it*; the state is carried from line to line.
 
 A token outside the vocabulary is an OOV: it is scored as UNK and counted.
 
-Lines are read as a stream and scored in batches: up to ``batch_lines`` lines are
-sorted by length, padded, run together (padding masked out) and handed back in
-input order, so memory does not depend on how much input there is. Very long lines
-are run in windows with the state carried between them.
+Lines are read lazily. In lines framing up to ``batch_lines`` lines are sorted by
+length, padded, run together (padding masked out) and handed back in input order; in
+stream framing lines are gathered into windows of about ``window`` tokens. Memory
+therefore does not depend on the input's size. Very long lines run in windows with
+the state carried between them.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from charlm.text import split_tokens, normalize_text
+from charlm.text import NEWLINE, normalize_text, split_tokens
 from charlm.vocab import EOS, EOS_ID
 
 LOG10_E = 1.0 / math.log(10.0)
@@ -35,9 +42,12 @@ class LineScore:
     """The score of one line. ``logprobs`` are natural logs, one per token."""
 
     text: str
-    tokens: list            # the line's tokens, then "<eos>" when EOS is scored
+    tokens: list            # the line's tokens, then its end token when scored
+    ids: np.ndarray         # (len(tokens),) vocabulary ids (UNK for OOVs)
     logprobs: np.ndarray    # (len(tokens),) float64
     oov: np.ndarray         # (len(tokens),) bool
+    context: int = 0        # tokens read before this line (stream framing)
+    ended: bool = True      # whether the line's end was scored
 
     @property
     def total(self):
@@ -55,7 +65,7 @@ class LineScore:
     @property
     def chars(self):
         """Characters scored: the line's characters plus one for its end."""
-        return len(self.text) + 1
+        return len(self.text) + (1 if self.ended else 0)
 
     @property
     def log10prob(self):
@@ -68,6 +78,10 @@ class LineScore:
     @property
     def bits_per_char(self):
         return -self.total * LOG2_E / self.chars
+
+    def surprisals(self):
+        """Bits per token: -log2 p."""
+        return -self.logprobs * LOG2_E
 
 
 def perplexity(total_nats, n_tokens):
@@ -128,38 +142,118 @@ def line_tokens(line, text_cfg):
     return split_tokens(normalize_text(line, text_cfg), text_cfg)
 
 
-def score_lines(model, vocab, text_cfg, lines, eos=True, batch_lines=256):
-    """Yield a :class:`LineScore` for every line of ``lines`` (an iterable of str
-    without line ends), in input order."""
-    batch = []
-    for line in lines:
-        batch.append(line)
-        if len(batch) >= batch_lines:
-            yield from _score_batch(model, vocab, text_cfg, batch, eos)
-            batch = []
-    if batch:
-        yield from _score_batch(model, vocab, text_cfg, batch, eos)
+class Scorer:
+    """Scores lines with a model, in the framing it was trained with unless told.
+
+    ``split``: None (the model's own), "lines" or "none". ``eos``: score each line's
+    end token. ``unbuffered``: answer every line as soon as it is read.
+    """
+
+    def __init__(self, model, vocab, text_cfg, split=None, eos=True, batch_lines=256,
+                 window=1024, unbuffered=False):
+        self.model, self.vocab, self.text = model, vocab, text_cfg
+        split = split or text_cfg.split
+        # A line model reads a stream exactly as it reads lines: EOS resets the state.
+        self.stream = split == "none" and text_cfg.split == "none"
+        self.eos = eos
+        self.batch_lines = 1 if unbuffered else batch_lines
+        self.window = 1 if unbuffered else window
+        if text_cfg.split == "lines":
+            self.end_token, self.end_id = EOS, EOS_ID
+        else:
+            self.end_token = NEWLINE
+            self.end_id = vocab.index.get(NEWLINE, EOS_ID)
+
+    @property
+    def framing(self):
+        return "stream" if self.stream else "lines"
+
+    def _encode(self, line, end=None):
+        toks = line_tokens(line, self.text)
+        ids, _ = self.vocab.encode(toks)
+        oov = [t not in self.vocab.index for t in toks]
+        if self.eos if end is None else end:
+            toks, ids, oov = toks + [self.end_token], ids + [self.end_id], oov + [False]
+        return toks, np.array(ids, dtype=np.int64), np.array(oov, dtype=bool)
+
+    def score(self, lines):
+        """Yield a :class:`LineScore` for every line (str without its line end)."""
+        if self.stream:
+            return self._score_stream(lines)
+        return self._score_lines(lines)
+
+    # --- independent lines -------------------------------------------------------------
+
+    def _score_lines(self, lines):
+        batch = []
+        for line in lines:
+            batch.append(line)
+            if len(batch) >= self.batch_lines:
+                yield from self._score_batch(batch)
+                batch = []
+        if batch:
+            yield from self._score_batch(batch)
+
+    def _score_batch(self, lines):
+        encoded = [self._encode(line) for line in lines]
+        order = sorted(range(len(lines)), key=lambda i: -len(encoded[i][1]))
+        lengths = [len(encoded[i][1]) for i in order]
+        logps = _batch_logprobs(self.model, [encoded[i][1] for i in order], lengths)
+        results = [None] * len(lines)
+        for i, lp in zip(order, logps):
+            toks, ids, oov = encoded[i]
+            results[i] = LineScore(lines[i], toks, ids, lp, oov, ended=self.eos)
+        return results
+
+    # --- one stream ----------------------------------------------------------------------
+
+    def _score_stream(self, lines):
+        state = None
+        prev = EOS_ID                      # the stream starts like a line: x⟨1⟩ = 0
+        pending, n_pending = [], 0
+        context = 0
+        for line in lines:
+            # The newline is always read (it is part of the text the model sees);
+            # without eos it is just not counted.
+            enc = self._encode(line, end=True)
+            pending.append((line, enc))
+            n_pending += len(enc[1])
+            if n_pending >= self.window:
+                out, state, prev, context = self._run_stream(pending, state, prev, context)
+                yield from out
+                pending, n_pending = [], 0
+        if pending:
+            out, state, prev, context = self._run_stream(pending, state, prev, context)
+            yield from out
+
+    def _run_stream(self, pending, state, prev, context):
+        ids = np.concatenate([enc[1] for _, enc in pending]) if pending else np.zeros(0, int)
+        results = []
+        if len(ids):
+            x = np.concatenate(([prev], ids[:-1]))[None, :]
+            y = ids[None, :]
+            lps = []
+            T = max(1, _MAX_LOGITS // max(1, self.model.config.vocab_size))
+            for t0 in range(0, len(ids), T):
+                lp, state = self.model.log_probs(x[:, t0:t0 + T], y[:, t0:t0 + T], state)
+                lps.append(lp[0])
+            lp = np.concatenate(lps)
+            prev = int(ids[-1])
+        pos = 0
+        for line, (toks, line_ids, oov) in pending:
+            n = len(line_ids)
+            k = n if self.eos else n - 1          # without eos: leave the newline out
+            results.append(LineScore(line, toks[:k], line_ids[:k], lp[pos:pos + k], oov[:k],
+                                     context, ended=self.eos))
+            pos += n
+            context += n
+        return results, state, prev, context
 
 
-def _score_batch(model, vocab, text_cfg, lines, eos):
-    encoded = []
-    for line in lines:
-        toks = line_tokens(line, text_cfg)
-        ids, _ = vocab.encode(toks)
-        oov = [t not in vocab.index for t in toks]
-        if eos:
-            toks, ids, oov = toks + [EOS], ids + [EOS_ID], oov + [False]
-        encoded.append((toks, np.array(ids, dtype=np.int64), np.array(oov, dtype=bool)))
-    order = sorted(range(len(lines)), key=lambda i: -len(encoded[i][1]))
-    results = [None] * len(lines)
-    # Score lines of similar length together (sorted), in groups small enough that
-    # padding stays modest.
-    lengths = [len(encoded[i][1]) for i in order]
-    logps = _batch_logprobs(model, [encoded[i][1] for i in order], lengths)
-    for i, lp in zip(order, logps):
-        toks, _, oov = encoded[i]
-        results[i] = LineScore(lines[i], toks, lp, oov)
-    return results
+def score_lines(model, vocab, text_cfg, lines, eos=True, batch_lines=256, split=None):
+    """Score ``lines`` (an iterable of str without line ends); see :class:`Scorer`."""
+    return Scorer(model, vocab, text_cfg, split=split, eos=eos,
+                  batch_lines=batch_lines).score(lines)
 
 
 def _batch_logprobs(model, id_lists, lengths):
@@ -177,8 +271,8 @@ def _batch_logprobs(model, id_lists, lengths):
     for t0 in range(0, R, T):
         # Rows are sorted longest first: run only those still going.
         live = sum(1 for n in lengths if n > t0)
-        if state is not None and live < len(state[0][0]):
-            state = [tuple(s[:live] for s in st) for st in state]
+        if state is not None and live < state[0][0].shape[1]:
+            state = [tuple(s[:, :live] for s in st) for st in state]
         width = min(T, R - t0)
         x = np.full((live, width), EOS_ID, dtype=np.int64)
         y = np.full((live, width), EOS_ID, dtype=np.int64)
@@ -188,7 +282,8 @@ def _batch_logprobs(model, id_lists, lengths):
             y[r, :len(seg)] = seg
             prev = ids[max(t0 - 1, 0):t0 - 1 + len(seg)] if t0 else ids[:len(seg) - 1]
             x[r, len(seg) - len(prev):len(seg)] = prev
-        lp, state = model.log_probs(x, y, state)
+        row_lengths = [min(width, n - t0) for n in lengths[:live]]
+        lp, state = model.log_probs(x, y, state, lengths=row_lengths)
         for r in range(live):
             n = min(width, lengths[r] - t0)
             out[r][t0:t0 + n] = lp[r, :n]

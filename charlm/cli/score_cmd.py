@@ -1,67 +1,82 @@
 """``charlm score``: log-probability and perplexity of each input line."""
 
-import json
+import os
 import sys
 
 import click
 
 from charlm.cli.common import err_console, load_model, model_option, stdout_is_tty
+from charlm.cli.score_render import WRITERS, HeatmapWriter
 
 
 @click.command()
 @model_option
 @click.argument("files", nargs=-1, type=click.File("rb", lazy=False))
-@click.option("--format", "fmt", type=click.Choice(["tsv", "jsonl"]), default="tsv",
-              show_default=True, help="Output format, one record per input line.")
+@click.option("--format", "fmt", type=click.Choice(sorted(WRITERS)), default=None,
+              help="Output format [default: text on a terminal, tsv otherwise]. "
+                   "kenlm: the layout of KenLM's query; json: jsonl plus a final summary object.")
+@click.option("--split", type=click.Choice(["lines", "none"]), default=None,
+              help="lines: score each line from the initial state; none: score the input "
+                   "as one stream [default: as the model was trained].")
 @click.option("--no-eos", is_flag=True, help="Do not score the end of each line.")
+@click.option("--per-token", is_flag=True,
+              help="Add every token's probability and surprisal in bits.")
+@click.option("--summary-only", is_flag=True,
+              help="Print only the corpus summary, on stdout.")
+@click.option("--heatmap", is_flag=True,
+              help="Print each line coloured by the surprisal of every token (on a terminal).")
+@click.option("-b", "--unbuffered", is_flag=True,
+              help="Answer each line as soon as it is read (for interactive pipes).")
 @click.option("--batch-size", type=click.IntRange(1), default=256, show_default=True,
               help="Lines scored together.")
 @click.option("--encoding-errors", type=click.Choice(["strict", "replace"]),
               default="strict", show_default=True,
               help="Invalid UTF-8: stop with an error naming the line, or replace it.")
-def score(model_path, files, fmt, no_eos, batch_size, encoding_errors):
+def score(model_path, files, fmt, split, no_eos, per_token, summary_only, heatmap, unbuffered,
+          batch_size, encoding_errors):
     """Score each line of FILES (or stdin) under a model.
 
-    Each line is scored from the model's initial state, with EOS at its end. Per
-    line: log10 and natural-log probability, tokens (EOS included), OOVs (tokens
-    outside the vocabulary, scored as UNK), perplexity and bits per character.
-    The summary over all lines goes to stderr.
+    A model trained with --split lines scores every line from its initial state with
+    EOS at the end, like KenLM's <s> ... </s>. A model trained with --split none reads
+    the input as one text: each line is scored given everything before it, newline
+    included. Per line: log10 and natural-log probability, tokens (the end included),
+    OOVs (tokens outside the vocabulary, scored as UNK), perplexity and bits per
+    character. The corpus summary goes to stderr (stdout with kenlm, json and
+    --summary-only).
     """
-    from charlm.scoring import Summary, score_lines
+    from charlm.scoring import Scorer, Summary
 
     bundle = load_model(model_path)
     if not files:
         if sys.stdin.isatty():
             raise click.UsageError("give FILES to score, or pipe text into stdin")
         files = (sys.stdin.buffer,)
-    lines = _read_lines(files, encoding_errors)
+    tty = stdout_is_tty()
+    if heatmap and fmt not in (None, "text"):
+        raise click.UsageError("--heatmap draws text; it cannot be combined with "
+                               f"--format {fmt}")
+    fmt = fmt or ("text" if tty else "tsv")
     out = sys.stdout
+    err = err_console("auto")
+    if heatmap:
+        color = tty and not os.environ.get("NO_COLOR")
+        writer = HeatmapWriter(out, err, per_token, bundle.vocab, bundle.text,
+                               summary_only=summary_only, color=color)
+    else:
+        writer = WRITERS[fmt](out, err, per_token, bundle.vocab, bundle.text,
+                              summary_only=summary_only)
+    scorer = Scorer(bundle.model, bundle.vocab, bundle.text, split=split, eos=not no_eos,
+                    batch_lines=batch_size, unbuffered=unbuffered)
     summary = Summary()
-    if fmt == "tsv":
-        out.write("log10prob\tlogprob\ttokens\toovs\tperplexity\tbits_per_char\ttext\n")
-    for s in score_lines(bundle.model, bundle.vocab, bundle.text, lines,
-                         eos=not no_eos, batch_lines=batch_size):
+    writer.start()
+    for s in scorer.score(_read_lines(files, encoding_errors)):
         summary.add(s)
-        if fmt == "tsv":
-            out.write(f"{s.log10prob:.6f}\t{s.total:.6f}\t{s.n_tokens}\t{s.n_oov}\t"
-                      f"{s.perplexity:.4f}\t{s.bits_per_char:.4f}\t{_tsv_text(s.text)}\n")
-        else:
-            out.write(json.dumps({
-                "text": s.text, "log10prob": s.log10prob, "logprob": s.total,
-                "tokens": s.n_tokens, "oovs": s.n_oov, "perplexity": s.perplexity,
-                "bits_per_char": s.bits_per_char}, ensure_ascii=False) + "\n")
+        writer.row(s)
+        if unbuffered:
+            out.flush()
     out.flush()
-    d = summary.to_dict()
-    console = err_console("auto")
-    console.print(
-        f"{d['lines']} lines, {d['tokens']} tokens, {d['oovs']} OOVs: "
-        f"perplexity {d['perplexity']:.4f} (excluding OOVs {d['perplexity_excluding_oovs']:.4f}), "
-        f"{d['bits_per_token']:.4f} bits/token, {d['bits_per_char']:.4f} bits/char",
-        markup=False, highlight=False)
-
-
-def _tsv_text(text):
-    return text.replace("\\", "\\\\").replace("\t", "\\t")
+    writer.summary(summary.to_dict())
+    out.flush()
 
 
 def _read_lines(files, encoding_errors):
@@ -70,9 +85,9 @@ def _read_lines(files, encoding_errors):
 
     for f in files:
         name = getattr(f, "name", "<stdin>")
-        if name == "<stdin>" or not isinstance(name, str):
+        if not isinstance(name, str) or name in ("<stdin>", "-"):
             name = "<stdin>"
-        for n, raw in enumerate(f, 1):
+        for n, raw in enumerate(iter(f.readline, b""), 1):
             try:
                 line = raw.decode("utf-8", errors=encoding_errors)
             except UnicodeDecodeError as e:
