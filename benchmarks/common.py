@@ -5,7 +5,12 @@ import pathlib
 import statistics
 import time
 
-import numpy as np
+# PyTorch's OpenMP threads spin for a while after each parallel region; in a run that
+# alternates PyTorch with NumPy that spinning steals the second core from OpenBLAS.
+# A passive wait policy makes the comparison fair to both (set before torch loads).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numpy as np  # noqa: E402
 
 HERE = pathlib.Path(__file__).resolve().parent
 SHARED = pathlib.Path(os.environ.get("CHARLM_SHARED_CORPORA",

@@ -66,12 +66,18 @@ LSTM_GATES = ("u", "f", "o", "c")
 
 # --- vanilla RNN ---------------------------------------------------------------------
 
+def rnn_activate(z, state):
+    """(a⟨t⟩,) from the full pre-activation z = W_aa a⟨t-1⟩ + W_ax x⟨t⟩ + b_a, computed
+    in place; returns (new state, None)."""
+    return (np.tanh(z, out=z),), None
+
+
 def rnn_step_forward(xp, state, W_aa):
     """xp: (H, N); state: (a_prev (H, N),); W_aa: (H, H)."""
     (a_prev,) = state
     z = W_aa @ a_prev                                    # (H, N)
     z += xp
-    a = np.tanh(z, out=z)
+    (a,), _ = rnn_activate(z, state)
     return (a,), (a_prev, a, W_aa)
 
 
@@ -121,20 +127,27 @@ def gru_step_backward(dstate, cache):
 
 # --- LSTM ------------------------------------------------------------------------------
 
-def lstm_step_forward(xp, state, W_aa):
-    """xp: (4H, N) in LSTM_GATES order; state: (a_prev, c_prev), each (H, N);
-    W_aa: (4H, H)."""
-    a_prev, c_prev = state
-    H = a_prev.shape[0]
-    z = W_aa @ a_prev                                    # (4H, N)
-    z += xp
+def lstm_activate(z, state):
+    """(a⟨t⟩, c⟨t⟩) from the full pre-activation z = W_aa a⟨t-1⟩ + W_ax x⟨t⟩ + b_a;
+    z is turned into the gate values in place. Returns (new state, tanh(c⟨t⟩))."""
+    c_prev = state[1]
+    H = c_prev.shape[0]
     sigmoid(z[:3 * H], out=z[:3 * H])                    # Γ_u, Γ_f, Γ_o
     np.tanh(z[3 * H:], out=z[3 * H:])                    # c̃⟨t⟩
     g_u, g_f, g_o, c_tilde = z[:H], z[H:2 * H], z[2 * H:3 * H], z[3 * H:]
     c = g_u * c_tilde
     c += g_f * c_prev
     tanh_c = np.tanh(c)
-    a = g_o * tanh_c
+    return (g_o * tanh_c, c), tanh_c
+
+
+def lstm_step_forward(xp, state, W_aa):
+    """xp: (4H, N) in LSTM_GATES order; state: (a_prev, c_prev), each (H, N);
+    W_aa: (4H, H)."""
+    a_prev, c_prev = state
+    z = W_aa @ a_prev                                    # (4H, N)
+    z += xp
+    (a, c), tanh_c = lstm_activate(z, state)
     return (a, c), (a_prev, c_prev, z, tanh_c, W_aa)
 
 
@@ -164,6 +177,10 @@ class Cell:
     step_forward: Callable
     step_backward: Callable
     sigmoid_gates: int      # leading blocks that go through σ (the rest through tanh)
+    # state⟨t⟩ from the whole pre-activation W_a [a⟨t-1⟩; x⟨t⟩] + b_a, for inference
+    # with the stacked W_a = [W_aa | W_ax]; None for the GRU, whose candidate needs
+    # Γ_r before its product.
+    activate: Callable | None = None
 
     def width(self, H):
         """Rows of the fused matrices: G*H."""
@@ -188,7 +205,8 @@ class Cell:
 
 
 CELLS = {
-    "rnn": Cell("rnn", RNN_GATES, 1, rnn_step_forward, rnn_step_backward, 0),
+    "rnn": Cell("rnn", RNN_GATES, 1, rnn_step_forward, rnn_step_backward, 0, rnn_activate),
     "gru": Cell("gru", GRU_GATES, 1, gru_step_forward, gru_step_backward, 2),
-    "lstm": Cell("lstm", LSTM_GATES, 2, lstm_step_forward, lstm_step_backward, 3),
+    "lstm": Cell("lstm", LSTM_GATES, 2, lstm_step_forward, lstm_step_backward, 3,
+                 lstm_activate),
 }

@@ -294,8 +294,13 @@ class _OneHotInputs:
 class Stepper:
     """One token at a time, for sampling: ``logits, state = step(ids, state)``.
 
-    The first layer's input projection W_ax x + b_a for every token is precomputed as
-    a (V, G*H) table, so a step costs one table row plus one W_aa product per layer.
+    Built for speed, since sampling cannot batch over time:
+
+    * layer 1's W_ax x + b_a for every token is precomputed as the columns of a
+      (G*H, V) table, so its input costs one column gather;
+    * every higher layer uses the notes' stacked W_a = [W_aa | W_ax], one product
+      W_a [a⟨t-1⟩; a⟨t⟩ of the layer below] per step (RNN and LSTM; the GRU's
+      candidate needs Γ_r first, so it keeps two products).
     """
 
     def __init__(self, model):
@@ -303,36 +308,49 @@ class Stepper:
         self.model = model
         self.cell = model.cell
         if cfg.embed:
-            table = p["W_ex"].T @ p["layer1.W_ax"].T                      # (V, G*H)
+            table = p["layer1.W_ax"] @ p["W_ex"]                         # (G*H, V)
         else:
-            table = p["layer1.W_ax"].T.copy()                             # (V, G*H)
-        table[cfg.eos_id] = 0.0               # x⟨1⟩ = 0 at the start of a line
-        table += p["layer1.b_a"]
+            table = p["layer1.W_ax"].copy()                               # (G*H, V)
+        table[:, cfg.eos_id] = 0.0            # x⟨1⟩ = 0 at the start of a line
+        table += p["layer1.b_a"][:, None]
         self.table = np.ascontiguousarray(table)
-        self.layers = [(p[f"layer{l}.W_aa"], p.get(f"layer{l}.W_ax"),
-                        p[f"layer{l}.b_a"][:, None]) for l in range(1, cfg.layers + 1)]
+        self.layers = []
+        for l in range(1, cfg.layers + 1):
+            W_aa, b_a = p[f"layer{l}.W_aa"], p[f"layer{l}.b_a"][:, None]
+            if l == 1:
+                self.layers.append((W_aa, None, b_a))
+            elif self.cell.activate is not None:
+                W_a = np.ascontiguousarray(np.hstack([W_aa, p[f"layer{l}.W_ax"]]))
+                self.layers.append((W_a, None, b_a))
+            else:
+                self.layers.append((W_aa, p[f"layer{l}.W_ax"], b_a))
         self.W_ya, self.b_y = p["W_ya"], p["b_y"][:, None]
         self.eos_id = cfg.eos_id
 
     def step(self, ids, state):
         """ids: (N,) the previous tokens (EOS = start a new line, state reset).
-        Returns logits (N, V) and the new state."""
+        Returns logits (V, N), one column per sequence, and the new state."""
         new_state = []
         start = ids == self.eos_id
+        keep = (~start).astype(self.table.dtype) if start.any() else None
         h = None
-        for layer, (W_aa, W_ax, b_a) in enumerate(self.layers):
+        for layer, (W, W_ax, b_a) in enumerate(self.layers):
             st = state[layer]
-            if start.any():
-                keep = (~start).astype(st[0].dtype)
+            if keep is not None:
                 st = tuple(s * keep for s in st)
             if layer == 0:
-                xp = np.ascontiguousarray(self.table[ids].T)              # (G*H, N)
+                xp = np.take(self.table, ids, axis=1)                     # (G*H, N)
+                st, _ = self.cell.step_forward(xp, st, W)
+            elif W_ax is None:
+                z = W @ np.concatenate((st[0], h))                        # W_a [a⟨t-1⟩; h]
+                z += b_a
+                st, _ = self.cell.activate(z, st)
             else:
                 xp = W_ax @ h
                 xp += b_a
-            st, _ = self.cell.step_forward(xp, st, W_aa)
+                st, _ = self.cell.step_forward(xp, st, W)
             h = st[0]
             new_state.append(st)
         logits = self.W_ya @ h                                            # (V, N)
         logits += self.b_y
-        return logits.T, new_state
+        return logits, new_state

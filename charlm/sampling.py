@@ -1,32 +1,56 @@
 """Sampling text from a model (notes, "Sampling sequences from the model").
 
-K samples advance together as a batch. At every step each row's distribution is
-ŷ = softmax(logits / temperature); a token is drawn from it and fed back as the next
-input. A row stops at EOS (``--split lines``) or after ``length`` tokens.
+K samples advance together as a batch. At every step each sample's next token is
+drawn from the model's distribution, shaped in this order:
+
+1. temperature: ŷ ∝ exp(logits / T) (T → 0 approaches the argmax);
+2. top-k: only the k most likely tokens stay;
+3. top-p (nucleus): only the smallest set of the most likely tokens whose
+   probability adds up to at least p stays;
+
+and renormalised. ``greedy`` takes the most likely token instead of drawing.
 
 UNK is never emitted: the notes reject a sampled UNK and draw again. Redrawing until
 the draw is not UNK gives exactly the distribution with UNK's probability set to zero
-and the rest renormalised, so that is what is drawn from, in one draw.
+and the rest renormalised, so that is what is drawn from, in one draw. A sample of a
+line model ends at EOS (or after ``length`` tokens, or after the ``stop`` text); it is
+never empty.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from charlm.errors import UsageError
-from charlm.text import tokenize
+from charlm.errors import CharlmError, UsageError
+from charlm.text import Detokenizer, tokenize
 from charlm.vocab import EOS_ID, UNK_ID
 
 
 @dataclass
 class Piece:
-    """One sampled token of sample ``index`` (``end`` marks the sample's end)."""
+    """One event of sample ``index``: a token (with its log-probability at temperature
+    1 when asked for), or its end (``end`` True, ``reason`` eos | length | stop, and
+    the log-probability of EOS when it ended there)."""
 
     index: int
     token: str | None
     end: bool = False
+    logprob: float | None = None
+    reason: str | None = None
+
+
+@dataclass
+class Sample:
+    """A finished sample."""
+
+    index: int
+    tokens: list = field(default_factory=list)
+    logprobs: list = field(default_factory=list)
+    reason: str | None = None
+    eos_logprob: float | None = None
 
 
 def encode_prime(prime, vocab, text_cfg):
@@ -40,13 +64,25 @@ def encode_prime(prime, vocab, text_cfg):
     return ids, unknown
 
 
-def sample(model, vocab, text_cfg, num_samples=1, length=200, temperature=1.0,
-           prime_ids=(), rng=None):
-    """Yield :class:`Piece` objects as tokens are drawn, rows interleaved.
+def prime_logprobs(model, prime_ids):
+    """log P of each prime token given the tokens before it (natural log)."""
+    if not len(prime_ids):
+        return []
+    ids = np.array(prime_ids, dtype=np.int64)
+    x = np.concatenate(([EOS_ID], ids[:-1]))[None, :]
+    lp, _ = model.log_probs(x, ids[None, :])
+    return lp[0].tolist()
+
+
+def sample(model, vocab, text_cfg, num_samples=1, length=200, temperature=1.0, top_k=None,
+           top_p=None, greedy=False, allow_unk=False, prime_ids=(), stop=None, rng=None,
+           logprobs=False):
+    """Yield :class:`Piece` events as tokens are drawn, samples interleaved.
 
     Each sample starts from a⟨0⟩ = 0 with x⟨1⟩ = 0, reads ``prime_ids`` (which are not
-    yielded again), then draws up to ``length`` tokens. Without a prime, EOS cannot
-    be the first draw: training lines are never empty, so neither is a sample.
+    yielded again), then draws up to ``length`` tokens. With ``logprobs`` every piece
+    carries the token's log-probability under the model at temperature 1 (the number
+    `charlm score` would give it), whatever shaping the draw used.
     """
     if rng is None:
         rng = np.random.default_rng()
@@ -57,52 +93,88 @@ def sample(model, vocab, text_cfg, num_samples=1, length=200, temperature=1.0,
     for tok in prime_ids:
         _, state = stepper.step(prev, state)
         prev = np.full(K, tok, dtype=np.int64)
-    banned = [UNK_ID]
     lines = text_cfg.split == "lines"
+    banned = [] if allow_unk else [UNK_ID]
     if not lines:
         banned.append(EOS_ID)         # a stream model never ends a sample by itself
+    detoks = [Detokenizer(text_cfg) for _ in range(K)] if stop else None
+    tails = [""] * K
     active = np.ones(K, dtype=bool)
     for i in range(length):
-        logits, state = stepper.step(prev, state)
+        logits, state = stepper.step(prev, state)                        # (V, K)
         # Training lines are never empty, so neither is a sample: no EOS first.
         first = i == 0 and lines and not len(prime_ids)
-        nxt = draw(logits, temperature, rng, banned + [EOS_ID] if first else banned)
+        nxt = draw(logits, rng, temperature, top_k, top_p, greedy,
+                   banned + [EOS_ID] if first else banned)
+        lps = token_logprobs(logits, nxt) if logprobs else None
         for k in np.flatnonzero(active):
+            lp = None if lps is None else float(lps[k])
             if lines and nxt[k] == EOS_ID:
                 active[k] = False
-                yield Piece(int(k), None, end=True)
-            else:
-                yield Piece(int(k), vocab.tokens[nxt[k]])
+                yield Piece(int(k), None, end=True, logprob=lp, reason="eos")
+                continue
+            tok = vocab.tokens[nxt[k]]
+            yield Piece(int(k), tok, logprob=lp)
+            if stop:
+                tails[k] = (tails[k] + detoks[k].feed(tok))[-4 * len(stop):]
+                if tails[k].endswith(stop):
+                    active[k] = False
+                    yield Piece(int(k), None, end=True, reason="stop")
         prev = nxt
         if not active.any():
             return
     for k in np.flatnonzero(active):
-        yield Piece(int(k), None, end=True)
+        yield Piece(int(k), None, end=True, reason="length")
 
 
-def draw(logits, temperature, rng, banned=()):
-    """One draw per row from softmax(logits / temperature), never a banned id.
+def token_logprobs(logits, ids):
+    """log softmax(logits)[ids] per column: (V, K) logits, (K,) ids → (K,)."""
+    z = logits.astype(np.float64)
+    z -= z.max(axis=0)
+    logz = np.log(np.exp(z).sum(axis=0))
+    return z[ids, np.arange(len(ids))] - logz
 
-    logits: (K, V). Returns (K,) int ids. Computed in float64 so that a low
-    temperature cannot overflow exp.
+
+def draw(logits, rng, temperature=1.0, top_k=None, top_p=None, greedy=False, banned=()):
+    """One token per column of ``logits`` (V, K), shaped as the module docstring says,
+    never a banned id. Returns (K,) int ids.
+
+    Computed in float64 so that a low temperature cannot overflow exp.
     """
-    z = logits.astype(np.float64) / temperature
-    for b in banned:
-        z[:, b] = -np.inf
-    z -= z.max(axis=1, keepdims=True)
+    z = logits.astype(np.float64)
+    if banned:
+        z[list(banned)] = -np.inf
+    if greedy:
+        return z.argmax(axis=0)
+    z /= temperature
+    V = z.shape[0]
+    if top_k is not None and top_k < V:
+        kth = -np.partition(-z, top_k - 1, axis=0)[top_k - 1]           # k-th largest
+        z[z < kth] = -np.inf
+    z -= z.max(axis=0)
     p = np.exp(z)
-    cdf = np.cumsum(p, axis=1)
-    u = rng.random(len(z)) * cdf[:, -1]
-    idx = (cdf <= u[:, None]).sum(axis=1)
-    return np.minimum(idx, z.shape[1] - 1)
+    p /= p.sum(axis=0)
+    if top_p is not None and top_p < 1.0:
+        order = np.argsort(-p, axis=0)                                   # most likely first
+        sorted_p = np.take_along_axis(p, order, axis=0)
+        before = np.cumsum(sorted_p, axis=0) - sorted_p                  # mass above each
+        # Already reached p without this token (with a little slack for rounding, so
+        # that tokens summing to exactly p count as reaching it).
+        drop = before >= top_p - 1e-9
+        np.put_along_axis(p, order, np.where(drop, 0.0, sorted_p), axis=0)
+        p /= p.sum(axis=0)
+    cdf = np.cumsum(p, axis=0)                                            # (V, K)
+    u = rng.random(p.shape[1]) * cdf[-1]
+    idx = (cdf <= u).sum(axis=0)
+    return np.minimum(idx, V - 1)
 
 
 def in_order(pieces, num_samples):
     """Re-order interleaved pieces so that sample 0 comes out whole, then sample 1, …
 
     The lowest unfinished sample streams through as it is drawn; later samples wait
-    in a buffer until every sample before them has ended. Yields
-    (index, token or None at the end).
+    in a buffer until every sample before them has ended. Yields the pieces in that
+    order (each sample's pieces in order, its end piece last).
     """
     buffers = [[] for _ in range(num_samples)]
     done = [False] * num_samples
@@ -110,37 +182,103 @@ def in_order(pieces, num_samples):
     for piece in pieces:
         k = piece.index
         if k != current:
-            if piece.end:
-                done[k] = True
-            else:
-                buffers[k].append(piece.token)
+            buffers[k].append(piece)
+            done[k] = done[k] or piece.end
             continue
+        yield piece
         if not piece.end:
-            yield k, piece.token
             continue
-        yield k, None
         current += 1
         # Catch up with the samples drawn meanwhile; stream the first unfinished one.
         while current < num_samples:
-            for tok in buffers[current]:
-                yield current, tok
+            yield from buffers[current]
             buffers[current] = []
             if not done[current]:
                 break
-            yield current, None
             current += 1
+
+
+def collect(pieces, num_samples):
+    """Finished :class:`Sample` objects, in the order they finish."""
+    samples = [Sample(k) for k in range(num_samples)]
+    for p in pieces:
+        s = samples[p.index]
+        if p.end:
+            s.reason = p.reason
+            if p.reason == "eos":
+                s.eos_logprob = p.logprob
+            yield s
+        else:
+            s.tokens.append(p.token)
+            s.logprobs.append(p.logprob)
 
 
 def sample_texts(model, vocab, text_cfg, num_samples, length, temperature=1.0, rng=None,
                  prime_ids=()):
     """Whole samples as strings (detokenized), in order."""
-    from charlm.text import Detokenizer
-
+    out = [None] * num_samples
     pieces = sample(model, vocab, text_cfg, num_samples=num_samples, length=length,
                     temperature=temperature, prime_ids=prime_ids, rng=rng)
-    out = [[] for _ in range(num_samples)]
-    detoks = [Detokenizer(text_cfg) for _ in range(num_samples)]
-    for p in pieces:
-        if not p.end:
-            out[p.index].append(detoks[p.index].feed(p.token))
-    return ["".join(o) for o in out]
+    for s in collect(pieces, num_samples):
+        d = Detokenizer(text_cfg)
+        out[s.index] = "".join(d.feed(t) for t in s.tokens)
+    return out
+
+
+# --- novel samples -----------------------------------------------------------------------
+
+# The model-file array holding the sorted hashes of the training corpus's lines.
+NOVEL_ARRAY = "novel/line_hashes"
+
+
+def line_key(tokens):
+    """The hash of a line's tokens: 8 bytes of BLAKE2b, as an unsigned integer."""
+    data = "\x1f".join(tokens).encode("utf-8", "surrogatepass")
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little")
+
+
+def line_hashes(texts, text_cfg, limit=5_000_000):
+    """Sorted unique hashes of every non-empty line of ``texts``, or None when there
+    are more than ``limit`` lines (the set would outgrow its purpose)."""
+    from charlm.text import normalize_text, split_tokens
+
+    keys = set()
+    for text in texts:
+        for line in normalize_text(text, text_cfg).split("\n"):
+            toks = split_tokens(line, text_cfg)
+            if toks:
+                keys.add(line_key(toks))
+                if len(keys) > limit:
+                    return None
+    return np.array(sorted(keys), dtype=np.uint64)
+
+
+def novel_samples(model, vocab, text_cfg, num_samples, known, max_tries=None, **kwargs):
+    """Yield ``num_samples`` finished samples whose text is not a training line (its hash
+    is not in the sorted array ``known``) and not repeated, drawing batches until enough
+    are found. Raises CharlmError when the model keeps reproducing its corpus."""
+    seen = set()
+    found = 0
+    tries = 0
+    max_tries = max_tries or 100 * num_samples + 1000
+    prime = list(kwargs.pop("prime_ids", ()))
+    prime_toks = vocab.decode(prime)
+    while found < num_samples:
+        batch = min(max(2 * (num_samples - found), 16), 1024)
+        pieces = sample(model, vocab, text_cfg, num_samples=batch, prime_ids=prime, **kwargs)
+        for s in collect(pieces, batch):
+            tries += 1
+            key = line_key(prime_toks + s.tokens)
+            i = np.searchsorted(known, np.uint64(key))
+            if (i < len(known) and known[i] == key) or key in seen:
+                continue
+            seen.add(key)
+            s.index = found
+            found += 1
+            yield s
+            if found == num_samples:
+                return
+        if tries >= max_tries:
+            raise CharlmError(
+                f"found only {found} novel samples in {tries} tries: the model mostly "
+                "reproduces its training lines; try a higher --temperature")

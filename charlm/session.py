@@ -24,7 +24,7 @@ from charlm import modelfile
 from charlm.corpus import Batches, Prepared, prepare, resolve_sources
 from charlm.errors import ModelFileError, UsageError
 from charlm.model import LanguageModel, ModelConfig
-from charlm.sampling import sample_texts
+from charlm.sampling import NOVEL_ARRAY, line_hashes, sample_texts
 from charlm.train import RESUME_MAY_CHANGE, Trainer, TrainConfig, TrainState
 
 # Validation is forward only and cheap per token: read more rows at once.
@@ -119,11 +119,15 @@ def start(sources, text_cfg, train_cfg, *, cell="lstm", hidden=128, layers=2,
         "log_file": log_file, "fingerprint": _fingerprint(prepared),
     }
     store_data = any(name == "<stdin>" for name, _ in texts)
-    return _build(model, prepared, text_cfg, train_cfg, rng, run_info, store_data)
+    known = (line_hashes([t for _, t in texts], text_cfg)
+             if text_cfg.split == "lines" else None)
+    return _build(model, prepared, text_cfg, train_cfg, rng, run_info, store_data,
+                  known_lines=known)
 
 
 def _build(model, prepared, text_cfg, train_cfg, rng, run_info, store_data, state=None,
-           carried=None, optimizer_arrays=None, resumed_from=None, changes=()):
+           carried=None, optimizer_arrays=None, resumed_from=None, changes=(),
+           known_lines=None):
     lines = text_cfg.split == "lines"
     train_batches = Batches(prepared.train_ids, train_cfg.batch_size, train_cfg.seq_len, lines)
     val_batches = (Batches(prepared.val_ids, _VAL_ROWS, train_cfg.seq_len, lines)
@@ -134,12 +138,16 @@ def _build(model, prepared, text_cfg, train_cfg, rng, run_info, store_data, stat
         return dict(training, sources=run_info["sources"], command=run_info["command"],
                     resumed_with=run_info.get("resumed_with") or [])
 
+    # Hashes of the corpus lines, for `charlm generate --novel`.
+    novel = {} if known_lines is None else {NOVEL_ARRAY: known_lines}
+
     def save_model(training):
         modelfile.save(output, modelfile.Bundle(model, prepared.vocab, text_cfg,
-                                                kind="model", training=info(training)))
+                                                kind="model", training=info(training),
+                                                extra=dict(novel)))
 
     def save_checkpoint(trainer):
-        extra = trainer.checkpoint_arrays()
+        extra = dict(trainer.checkpoint_arrays(), **novel)
         if store_data:
             extra["data/train"] = prepared.train_ids
             extra["data/val"] = prepared.val_ids
@@ -229,6 +237,7 @@ def resume(path, overrides=None, sources=None, stdin_bytes=None, output=None, co
             raise UsageError("the corpus is not the one this run was trained on (its token "
                              "ids differ); resume needs the same text")
         store_data = False
+    known_lines = bundle.extra.pop(NOVEL_ARRAY, None)
     state = TrainState.from_dict(state_dict)
     optimizer_arrays = {k[len("optimizer/"):]: v for k, v in bundle.extra.items()
                         if k.startswith("optimizer/")}
@@ -240,7 +249,7 @@ def resume(path, overrides=None, sources=None, stdin_bytes=None, output=None, co
                    for l in range(1, layers + 1)]
     return _build(bundle.model, prepared, text_cfg, train_cfg, rng, run_info, store_data,
                   state=state, carried=carried, optimizer_arrays=optimizer_arrays,
-                  resumed_from=path, changes=changes)
+                  resumed_from=path, changes=changes, known_lines=known_lines)
 
 
 __all__ = ["Run", "start", "resume", "checkpoint_path", "TrainConfig"]

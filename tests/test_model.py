@@ -94,9 +94,9 @@ def test_stepper_matches_window_forward(rng):
         lp, _ = model.log_probs(x, y)
         stepper, state = model.stepper(), model.initial_state(1)
         for t in range(5):
-            logits, state = stepper.step(x[:, t], state)
+            logits, state = stepper.step(x[:, t], state)                 # (V, 1)
             logp = logits - np.log(np.exp(logits).sum())
-            assert logp[0, y[0, t]] == pytest.approx(lp[0, t], rel=1e-10)
+            assert logp[y[0, t], 0] == pytest.approx(lp[0, t], rel=1e-10)
 
 
 def _tiny_batches(rng, lines=("abc", "abd", "bca", "cab")):

@@ -1,5 +1,7 @@
 """``charlm generate``: stream sampled text to stdout."""
 
+import json
+import math
 import sys
 
 import click
@@ -10,51 +12,116 @@ from charlm.cli.common import load_model, model_option
 @click.command()
 @model_option
 @click.option("-n", "--num-samples", type=click.IntRange(1), default=1, show_default=True,
-              help="How many samples. With a --split lines model each is one output line.")
+              help="How many samples, drawn together as a batch. With a --split lines "
+                   "model each is one output line.")
 @click.option("-l", "--length", type=click.IntRange(1), default=None,
               help="Most tokens per sample [default: 200 for --split lines models, "
                    "which usually stop at EOS first; 1000 otherwise].")
 @click.option("-t", "--temperature", type=click.FloatRange(0, min_open=True), default=1.0,
               show_default=True,
               help="Divide the logits by this: below 1 is safer, above 1 wilder.")
+@click.option("--top-k", type=click.IntRange(1), default=None,
+              help="Draw only from the K most likely tokens (after the temperature).")
+@click.option("--top-p", type=click.FloatRange(0, 1, min_open=True), default=None,
+              help="Draw only from the smallest set of most likely tokens whose "
+                   "probability reaches P (nucleus sampling, after top-k).")
+@click.option("--greedy", is_flag=True,
+              help="Always take the most likely token (argmax); no randomness.")
 @click.option("--prime", default="",
               help="Start every sample with this text; the model reads it first.")
+@click.option("--stop", default=None,
+              help="End a sample right after this text appears in it.")
+@click.option("--novel", is_flag=True,
+              help="Only samples that are not lines of the training corpus (nor repeats); "
+                   "each is printed once complete.")
+@click.option("--allow-unk", is_flag=True,
+              help="Let UNK be drawn (printed as <unk>) instead of drawing again.")
 @click.option("--seed", type=int, default=None,
               help="Seed for the draws; the same seed gives the same text "
                    "[default: different every run].")
-def generate(model_path, num_samples, length, temperature, prime, seed):
+@click.option("--format", "fmt", type=click.Choice(["text", "jsonl"]), default="text",
+              show_default=True,
+              help="text, or one JSON object per sample: text, tokens, logprob, end.")
+@click.option("--logprobs", is_flag=True,
+              help="jsonl: list every token with its log-probability.")
+def generate(model_path, num_samples, length, temperature, top_k, top_p, greedy, prime, stop,
+             novel, allow_unk, seed, fmt, logprobs):
     """Sample text from a model, writing each token to stdout as it is drawn.
 
-    Samples are drawn together as a batch and printed in order. A sampled UNK is
-    never printed: it is rejected and drawn again.
+    The next token is drawn from softmax(logits / temperature), narrowed by --top-k and
+    then --top-p. Samples are drawn together as a batch and printed in order, the
+    first unfinished one streaming. A sampled UNK is never printed: it is rejected and
+    drawn again (unless --allow-unk).
     """
     import numpy as np
 
-    from charlm.sampling import encode_prime, in_order, sample
+    from charlm.errors import CharlmError, UsageError
+    from charlm.sampling import (NOVEL_ARRAY, collect, encode_prime, in_order,
+                                 novel_samples, prime_logprobs, sample)
     from charlm.text import Detokenizer, tokenize
 
+    if logprobs and fmt != "jsonl":
+        raise UsageError("--logprobs lists tokens in the JSON output: add --format jsonl")
     bundle = load_model(model_path)
-    text_cfg = bundle.text
+    text_cfg, vocab = bundle.text, bundle.vocab
     lines = text_cfg.split == "lines"
     if length is None:
         length = 200 if lines else 1000
-    prime_ids, unknown = encode_prime(prime, bundle.vocab, text_cfg)
-    prime_tokens = tokenize(prime, text_cfg)
+    if stop == "":
+        raise UsageError("--stop needs a non-empty text")
+    prime_ids, unknown = encode_prime(prime, vocab, text_cfg)
     if unknown:
         shown = ", ".join(repr(t) for t in sorted(set(unknown))[:10])
         click.echo(f"charlm: warning: the prime has tokens the model does not know "
                    f"({shown}); they are read as UNK", err=True)
+    prime_tokens = tokenize(prime, text_cfg)
     rng = np.random.default_rng(seed)
-    pieces = sample(bundle.model, bundle.vocab, text_cfg, num_samples=num_samples,
-                    length=length, temperature=temperature, prime_ids=prime_ids, rng=rng)
+    want_lp = fmt == "jsonl"
+    kwargs = dict(length=length, temperature=temperature, top_k=top_k, top_p=top_p,
+                  greedy=greedy, allow_unk=allow_unk, prime_ids=prime_ids, stop=stop,
+                  rng=rng, logprobs=want_lp)
     out = sys.stdout
+
+    if novel:
+        if not lines:
+            raise UsageError("--novel compares samples with the training lines; this model "
+                             "was trained with --split none")
+        known = bundle.extra.get(NOVEL_ARRAY)
+        if known is None:
+            raise CharlmError("this model file keeps no list of its training lines "
+                              "(too many lines, or an older file): --novel is not possible")
+        samples = novel_samples(bundle.model, vocab, text_cfg, num_samples, known, **kwargs)
+    elif fmt == "jsonl":
+        samples = _in_index_order(collect(sample(bundle.model, vocab, text_cfg,
+                                                 num_samples=num_samples, **kwargs),
+                                          num_samples))
+    else:
+        samples = None
+
+    if samples is not None:
+        prime_lp = prime_logprobs(bundle.model, prime_ids) if want_lp else []
+        for s in samples:
+            detok = Detokenizer(text_cfg)
+            for t in prime_tokens:
+                detok.feed(t)
+            body = "".join(detok.feed(t) for t in s.tokens)
+            if fmt == "jsonl":
+                out.write(json.dumps(_record(s, prime, prime_tokens, prime_lp, body, logprobs),
+                                     ensure_ascii=False) + "\n")
+            else:
+                out.write(prime + body + "\n")
+            out.flush()
+        return
+
+    # Plain text, streamed token by token.
+    pieces = sample(bundle.model, vocab, text_cfg, num_samples=num_samples, **kwargs)
     detok = None
     last_char = ""
-    for k, tok in in_order(pieces, num_samples):
+    for piece in in_order(pieces, num_samples):
         if detok is None:                 # a sample begins
             detok = Detokenizer(text_cfg)
-            if not lines and k > 0:
-                out.write("\n")               # blank line between stream samples
+            if not lines and piece.index > 0:
+                out.write("\n")           # a blank line between stream samples
             if prime:
                 # Print the prime as typed (unknown characters included); the
                 # detokenizer still sees its tokens, to space what follows.
@@ -62,14 +129,42 @@ def generate(model_path, num_samples, length, temperature, prime, seed):
                     detok.feed(t)
                 out.write(prime)
                 last_char = prime[-1]
-        if tok is None:                   # the sample ended
+        if piece.end:
             if lines or last_char != "\n":
                 out.write("\n")
             out.flush()
             detok, last_char = None, ""
             continue
-        text = detok.feed(tok)
+        text = detok.feed(piece.token)
         out.write(text)
         if text:
             last_char = text[-1]
         out.flush()
+
+
+def _in_index_order(samples):
+    """Finished samples in index order (they finish in any order)."""
+    waiting = {}
+    nxt = 0
+    for s in samples:
+        waiting[s.index] = s
+        while nxt in waiting:
+            yield waiting.pop(nxt)
+            nxt += 1
+
+
+def _record(s, prime, prime_tokens, prime_lp, body, logprobs):
+    """The JSON object for one sample. logprob is the model's log-probability of the
+    whole text at temperature 1, prime included, and EOS when the sample ended there:
+    for a line model, what `charlm score` reports for the same line."""
+    lps = list(prime_lp) + list(s.logprobs)
+    toks = list(prime_tokens) + list(s.tokens)
+    if s.reason == "eos":
+        lps.append(s.eos_logprob)
+        toks.append("<eos>")
+    total = float(sum(lps))
+    rec = {"index": s.index, "text": prime + body, "tokens": len(toks), "logprob": total,
+           "log10prob": total / math.log(10), "end": s.reason}
+    if logprobs:
+        rec["token_logprobs"] = [{"token": t, "logprob": lp} for t, lp in zip(toks, lps)]
+    return rec
