@@ -231,26 +231,21 @@ def sample_texts(model, vocab, text_cfg, num_samples, length, temperature=1.0, r
 NOVEL_ARRAY = "novel/line_hashes"
 
 
-def line_key(tokens):
-    """The hash of a line's tokens: 8 bytes of BLAKE2b, as an unsigned integer."""
-    data = "\x1f".join(tokens).encode("utf-8", "surrogatepass")
+def text_key(text):
+    """8 bytes of BLAKE2b of ``text``, as an unsigned integer."""
+    data = text.encode("utf-8", "surrogatepass")
     return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little")
 
 
-def line_hashes(texts, text_cfg, limit=5_000_000):
-    """Sorted unique hashes of every non-empty line of ``texts``, or None when there
-    are more than ``limit`` lines (the set would outgrow its purpose)."""
-    from charlm.text import normalize_text, split_tokens
+def line_key(tokens, join="\x1f"):
+    """The hash of a line's tokens. Tokens are joined with ``join``: "" at char level
+    (giving the line's own text), a separator at word level, where the spaces between
+    words are not tokens."""
+    return text_key(join.join(tokens))
 
-    keys = set()
-    for text in texts:
-        for line in normalize_text(text, text_cfg).split("\n"):
-            toks = split_tokens(line, text_cfg)
-            if toks:
-                keys.add(line_key(toks))
-                if len(keys) > limit:
-                    return None
-    return np.array(sorted(keys), dtype=np.uint64)
+
+def key_join(text_cfg):
+    return "" if text_cfg.level == "char" else "\x1f"
 
 
 def novel_samples(model, vocab, text_cfg, num_samples, known, max_tries=None, **kwargs):
@@ -268,7 +263,7 @@ def novel_samples(model, vocab, text_cfg, num_samples, known, max_tries=None, **
         pieces = sample(model, vocab, text_cfg, num_samples=batch, prime_ids=prime, **kwargs)
         for s in collect(pieces, batch):
             tries += 1
-            key = line_key(prime_toks + s.tokens)
+            key = line_key(prime_toks + s.tokens, key_join(text_cfg))
             i = np.searchsorted(known, np.uint64(key))
             if (i < len(known) and known[i] == key) or key in seen:
                 continue

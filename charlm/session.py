@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from charlm import modelfile
-from charlm.corpus import Batches, Prepared, prepare, resolve_sources
+from charlm import cache, modelfile
+from charlm.corpus import Batches, Prepared, prepare, resolve_sources, type_stream
 from charlm.errors import ModelFileError, UsageError
 from charlm.model import LanguageModel, ModelConfig
-from charlm.sampling import NOVEL_ARRAY, line_hashes, sample_texts
+from charlm.sampling import NOVEL_ARRAY, sample_texts
 from charlm.train import RESUME_MAY_CHANGE, Trainer, TrainConfig, TrainState
 
 # Validation is forward only and cheap per token: read more rows at once.
@@ -82,12 +82,28 @@ def _check_output(path):
         raise UsageError(f"{path}: directory {parent} does not exist")
 
 
+def read_corpus(sources, text_cfg, encoding_errors="strict", stdin_bytes=None,
+                progress=None, use_cache=True):
+    """Sources and their :class:`~charlm.corpus.TypeStream`, from the cache when the
+    same files were tokenized the same way before."""
+    srcs = resolve_sources(sources, stdin_bytes)
+    collect = text_cfg.split == "lines"
+    k = cache.key(srcs, text_cfg, collect, encoding_errors) if use_cache else None
+    stream = cache.load(k) if k else None
+    if stream is None:
+        stream = type_stream(srcs, text_cfg, encoding_errors, collect_lines=collect,
+                             progress=progress)
+        if k:
+            cache.save(k, stream)
+    return srcs, stream
+
+
 def start(sources, text_cfg, train_cfg, *, cell="lstm", hidden=128, layers=2,
-          embed=None, dropout=0.0, min_count=None, max_vocab=None, output=None,
+          embed=None, dropout=0.0, min_count=None, max_vocab=None, vocab=None, output=None,
           checkpoint=None, command=None, encoding_errors="strict", stdin_bytes=None,
-          log_file=None):
+          log_file=None, progress=None, use_cache=True):
     """Read the corpus and set up a fresh run. Nothing is trained until its events
-    are iterated."""
+    are iterated. ``vocab``: a fixed :class:`Vocab` to use instead of building one."""
     if not 0.0 <= dropout < 1.0:
         raise UsageError("--dropout must be in [0, 1)")
     if not 0.0 <= train_cfg.val_fraction < 1.0:
@@ -98,12 +114,14 @@ def start(sources, text_cfg, train_cfg, *, cell="lstm", hidden=128, layers=2,
         _check_output(path)
     if os.path.abspath(output) == os.path.abspath(checkpoint):
         raise UsageError("the checkpoint and the model file must be different files")
-    texts = resolve_sources(sources, encoding_errors, stdin_bytes)
+    srcs, stream = read_corpus(sources, text_cfg, encoding_errors, stdin_bytes, progress,
+                               use_cache)
     rng = np.random.default_rng(train_cfg.seed)
     if min_count is None:
         min_count = default_min_count(text_cfg.level)
-    prepared = prepare([t for _, t in texts], text_cfg, train_cfg.val_fraction, rng,
-                       min_count, max_vocab)
+    prepared = prepare(stream, text_cfg, train_cfg.val_fraction, rng, min_count, max_vocab,
+                       vocab=vocab, val_max_tokens=train_cfg.val_max_tokens)
+    del stream
     config = ModelConfig(
         vocab_size=len(prepared.vocab), cell=cell, hidden=hidden, layers=layers,
         embed=default_embed(text_cfg.level) if embed is None else embed,
@@ -111,18 +129,16 @@ def start(sources, text_cfg, train_cfg, *, cell="lstm", hidden=128, layers=2,
     dtype = np.float32 if train_cfg.dtype == "float32" else np.float64
     model = LanguageModel.create(config, rng, dtype)
     run_info = {
-        "sources": [name for name, _ in texts],
+        "sources": [s.name for s in srcs],
         "paths": [s for s in (sources or [])],
         "encoding_errors": encoding_errors,
-        "min_count": min_count, "max_vocab": max_vocab,
+        "min_count": min_count, "max_vocab": max_vocab, "fixed_vocab": vocab is not None,
         "output": output, "checkpoint": checkpoint, "command": command,
         "log_file": log_file, "fingerprint": _fingerprint(prepared),
     }
-    store_data = any(name == "<stdin>" for name, _ in texts)
-    known = (line_hashes([t for _, t in texts], text_cfg)
-             if text_cfg.split == "lines" else None)
+    store_data = any(s.name == "<stdin>" for s in srcs)
     return _build(model, prepared, text_cfg, train_cfg, rng, run_info, store_data,
-                  known_lines=known)
+                  known_lines=prepared.line_keys)
 
 
 def _build(model, prepared, text_cfg, train_cfg, rng, run_info, store_data, state=None,
@@ -229,10 +245,12 @@ def resume(path, overrides=None, sources=None, stdin_bytes=None, output=None, co
         store_data = True
     else:
         paths = list(sources) if sources else run_info.get("paths") or []
-        texts = resolve_sources(paths, run_info.get("encoding_errors", "strict"), stdin_bytes)
-        prepared = prepare([t for _, t in texts], text_cfg, train_cfg.val_fraction, rng,
+        _, stream = read_corpus(paths, text_cfg, run_info.get("encoding_errors", "strict"),
+                                stdin_bytes)
+        prepared = prepare(stream, text_cfg, train_cfg.val_fraction, rng,
                            run_info.get("min_count", 1), run_info.get("max_vocab"),
-                           vocab=bundle.vocab)
+                           vocab=bundle.vocab, val_max_tokens=train_cfg.val_max_tokens)
+        del stream
         if _fingerprint(prepared) != run_info.get("fingerprint"):
             raise UsageError("the corpus is not the one this run was trained on (its token "
                              "ids differ); resume needs the same text")

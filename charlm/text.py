@@ -20,7 +20,9 @@ Two levels:
     ``--split none``, where line breaks are kept as the token ``"\\n"``).
 
   :func:`detokenize` puts spaces back: none before closing punctuation, none after
-  opening brackets and quotes, none around a newline.
+  opening brackets and quotes; symmetric marks (``"``, ``_``, ``*``) hug the words
+  they enclose; ``--``, ``—`` and ``/`` join the words on both sides; none around a
+  newline.
 
 Framing (``split``):
 
@@ -49,12 +51,16 @@ WORD_PATTERN = regex.compile(
     """,
     regex.VERBOSE,
 )
+# WORD_PATTERN plus the line end, for tokenizing a chunk of many lines at once.
+TOKEN_PATTERN = regex.compile(WORD_PATTERN.pattern + r"| \n", regex.VERBOSE)
 GRAPHEME_PATTERN = regex.compile(r"\X")
 
 NEWLINE = "\n"
 
 # Spacing rules for detokenize(): no space before these, none after those.
 _CLOSING_CHARS = set(".,;:!?%)]}»”’…")
+_SYMMETRIC = {'"', "_", "*"}          # the same mark opens and closes
+_ATTACHED = {"--", "—", "/"}          # written without spaces on either side
 _NO_SPACE_BEFORE = {"n't", "'s", "'re", "'ll", "'ve", "'d", "'m"}
 _NO_SPACE_AFTER = set("([{«“‘¿¡")
 
@@ -136,7 +142,8 @@ class Detokenizer:
     def __init__(self, cfg):
         self.word = cfg.level == "word"
         self.prev = None
-        self.open_double = False
+        self.open = set()            # symmetric markers (" _ *) currently open
+        self.prev_opened = False     # the previous token opened one
 
     def feed(self, tok):
         if not self.word:
@@ -145,16 +152,19 @@ class Detokenizer:
         self.prev = tok
         if prev is None or prev == NEWLINE or tok == NEWLINE:
             space = False
+        elif tok in _ATTACHED or prev in _ATTACHED:
+            space = False                        # word--word, word—word
+        elif tok in _SYMMETRIC:
+            space = tok not in self.open         # a closing marker hugs the word
+        elif prev in _SYMMETRIC and self.prev_opened:
+            space = False                        # an opening marker hugs the next word
         elif _closes(tok) or prev in _NO_SPACE_AFTER:
             space = False
-        elif tok == '"':
-            space = not self.open_double          # a closing quote hugs the word
-        elif prev == '"':
-            space = not self.open_double          # an opening quote hugs the next word
         else:
             space = True
-        if tok == '"':
-            self.open_double = not self.open_double
+        self.prev_opened = tok in _SYMMETRIC and tok not in self.open
+        if tok in _SYMMETRIC:
+            self.open ^= {tok}
         return " " + tok if space else tok
 
 

@@ -54,7 +54,8 @@ class TrainConfig:
     time_limit: float | None = None  # stop after this many seconds of training in total
     patience: int | None = None  # stop after this many evaluations without improvement
     eval_every: int | None = None    # steps between validations; None: once an epoch
-    val_fraction: float = 0.1   # held out for validation
+    val_fraction: float = 0.1   # held out for validation ...
+    val_max_tokens: int | None = 1_000_000  # ... but at most this many tokens
     seed: int = 1               # everything random (init, split, shuffling, dropout)
     dtype: str = "float32"      # float32 | float64
     lr_schedule: str = "constant"    # constant | step | cosine (see charlm.schedule)

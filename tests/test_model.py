@@ -104,7 +104,7 @@ def _tiny_batches(rng, lines=("abc", "abd", "bca", "cab")):
     from charlm.text import TextConfig
 
     s = type_stream(["\n".join(lines * 8)], TextConfig())
-    v = build_vocab(s, s.ids)
+    v = build_vocab(s, np.bincount(s.ids, minlength=len(s.types)))
     return v, Batches(encode(s, s.ids, v), N=4, T=8)
 
 

@@ -67,3 +67,46 @@ def test_default_run_invents_plausible_new_names(tmp_path, monkeypatch):
     assert sum(n not in known for n in names) > 60
     assert run("generate", "-n", "5", "--seed", "1").stdout == \
         run("generate", "-n", "5", "--seed", "1").stdout
+
+
+LANGUAGE_FILES = {"en": "text/en_alice.txt", "fr": "text/fr_monte_cristo_1.txt",
+                  "de": "text/de_faust_1.txt", "ru": "text/ru_turgenev_ottsy_i_deti.txt"}
+
+
+@pytest.mark.parametrize("lang", sorted(LANGUAGE_FILES))
+def test_word_tokenizer_on_real_text(lang):
+    import regex
+
+    from charlm.text import TextConfig, detokenize, tokenize
+
+    path = shared_file(LANGUAGE_FILES[lang])
+    cfg = TextConfig(level="word")
+    lines = [" ".join(line.split()) for line in path.read_text(encoding="utf-8").split("\n")
+             if line.strip()]
+    tokens = [t for line in lines for t in tokenize(line, cfg)]
+    words = [t for t in tokens if regex.match(r"\p{L}", t)]
+    # Words keep their letters together, whatever the script.
+    assert all(regex.fullmatch(r"[\p{L}\p{M}\p{N}]+(?:['’\-][\p{L}\p{M}\p{N}]+)*", w)
+               for w in words)
+    assert not any(" " in t for t in tokens)
+    expected = {"en": ["Alice", "Rabbit", "it’s"], "fr": ["l'homme", "Dantès", "aujourd'hui"],
+                "de": ["Faust", "Schüler", "ß"], "ru": ["Базаров", "Николай"]}[lang]
+    for w in expected:
+        assert any(w in t for t in words), w
+    # Detokenizing gives the original line back for almost every line.
+    same = sum(detokenize(tokenize(line, cfg), cfg) == line for line in lines)
+    assert same / len(lines) > 0.97
+
+
+def test_char_level_cyrillic_and_accents_are_single_tokens():
+    from charlm.corpus import type_stream
+    from charlm.reader import Source
+    from charlm.text import TextConfig
+
+    path = shared_file(LANGUAGE_FILES["ru"])
+    s = type_stream([Source(str(path), path=str(path))], TextConfig())
+    assert all(len(t) == 1 for t in s.types[1:])
+    assert {"Б", "ё", "й"} <= set(s.types)
+    fr = shared_file(LANGUAGE_FILES["fr"])
+    s = type_stream([Source(str(fr), path=str(fr))], TextConfig())
+    assert {"é", "è", "ç"} <= set(s.types)

@@ -3,8 +3,9 @@ import pytest
 
 from charlm.errors import CharlmError
 from charlm.model import LanguageModel, ModelConfig
-from charlm.sampling import (Piece, collect, draw, encode_prime, in_order, line_hashes,
-                             line_key, novel_samples, prime_logprobs, sample)
+from charlm.corpus import type_stream
+from charlm.sampling import (Piece, collect, draw, encode_prime, in_order, line_key,
+                             novel_samples, prime_logprobs, sample)
 from charlm.text import TextConfig
 from charlm.vocab import EOS_ID, UNK_ID, Vocab
 
@@ -160,6 +161,10 @@ def test_logprobs_are_the_models_at_temperature_one(rng):
     assert np.allclose(got, lp[0], atol=1e-5)
 
 
+def line_hashes(texts, cfg):
+    return type_stream(texts, cfg, collect_lines=True).line_keys
+
+
 def test_novel_samples_avoid_training_lines(rng):
     m = model(rng, random_biases=True)
     common = texts(m, num_samples=200, length=6, seed=9)
@@ -167,7 +172,7 @@ def test_novel_samples_avoid_training_lines(rng):
     assert len(known) == len(set(common))
     got = list(novel_samples(m, VOCAB, TextConfig(), 20, known, length=6,
                              rng=np.random.default_rng(9)))
-    keys = [line_key(s.tokens) for s in got]
+    keys = [line_key(s.tokens, "") for s in got]
     assert len(got) == 20 and len(set(keys)) == 20
     assert not set(keys) & set(int(k) for k in known)
 

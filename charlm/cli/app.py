@@ -52,6 +52,7 @@ def cli(threads):
       charlm generate -n 5               sample text from it
       cat lines.txt | charlm score       log-probability and perplexity per line
       charlm info model.npz              what a model file holds
+      charlm tokenize corpus.txt         what is in a corpus, before training
 
     Run `charlm COMMAND --help` for a command's options; `man charlm` for the manual.
     """
@@ -62,9 +63,10 @@ def _register():
     from charlm.cli.generate_cmd import generate
     from charlm.cli.info_cmd import info
     from charlm.cli.score_cmd import score
+    from charlm.cli.tokenize_cmd import tokenize
     from charlm.cli.train_cmd import train
 
-    for command in (train, generate, score, info, corpora):
+    for command in (train, generate, score, tokenize, info, corpora):
         cli.add_command(command)
 
 

@@ -9,6 +9,7 @@ from rich.console import Console
 
 from charlm.errors import UsageError
 from charlm.modelfile import DEFAULT_MODEL, MODEL_ENV, default_model_path, load
+from charlm.text import LEVELS, NORMALIZATIONS, SPLITS
 
 
 def model_option(f):
@@ -64,3 +65,73 @@ class Duration(click.ParamType):
 
 def fail_usage(message):
     raise UsageError(message)
+
+
+def text_options(f):
+    """Options that decide how text becomes tokens (shared with other commands)."""
+    options = [
+        click.option("--level", type=click.Choice(LEVELS), default="char", show_default=True,
+                     help="Tokens are characters or words (Unicode-aware regex)."),
+        click.option("--split", type=click.Choice(SPLITS), default="lines", show_default=True,
+                     help="lines: each non-empty line is one example ending in EOS. "
+                          "none: one stream in which newline is an ordinary token."),
+        click.option("--lowercase", is_flag=True, help="Fold case before tokenizing."),
+        click.option("--normalize", type=click.Choice(NORMALIZATIONS), default="nfc",
+                     show_default=True, help="Unicode normal form applied first."),
+        click.option("--graphemes", is_flag=True,
+                     help="Char level: tokens are grapheme clusters, not code points."),
+        click.option("--min-count", type=click.IntRange(1), default=None,
+                     help="Tokens seen fewer times in training become UNK "
+                          "[default: 1 for char, 2 for word]."),
+        click.option("--max-vocab", type=click.IntRange(3), default=None,
+                     help="Keep at most this many tokens, EOS and UNK included; "
+                          "the rarest become UNK."),
+        click.option("--encoding-errors", type=click.Choice(["strict", "replace"]),
+                     default="strict", show_default=True,
+                     help="Invalid UTF-8: stop with an error, or replace it with U+FFFD."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+class ReadingProgress:
+    """A transient Rich bar for reading a big corpus (only when the display is live
+    and the corpus is large enough to take a while). Use as a context manager; the
+    instance is the engine's ``progress(done, total)`` callback."""
+
+    MIN_BYTES = 4 << 20
+
+    def __init__(self, console, live):
+        self.console, self.live = console, live
+        self.bar = None
+        self.task = None
+
+    def __call__(self, done, total):
+        if not self.live or total < self.MIN_BYTES:
+            return
+        if self.bar is None:
+            from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn,
+                                       TimeRemainingColumn, TransferSpeedColumn)
+
+            self.bar = Progress(TextColumn("reading corpus"), BarColumn(), DownloadColumn(),
+                                TransferSpeedColumn(), TimeRemainingColumn(),
+                                console=self.console, transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task("read", total=total)
+        self.bar.update(self.task, completed=done)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.stop()
+        return False
+
+
+def live_display(console, progress, quiet=False):
+    """Whether a live (cursor-moving) display should be drawn."""
+    if quiet or progress == "off":
+        return False
+    return progress == "on" or console.is_terminal

@@ -8,11 +8,12 @@ import sys
 import click
 from click.core import ParameterSource
 
-from charlm.cli.common import Duration, err_console, progress_option
+from charlm.cli.common import (Duration, ReadingProgress, err_console, live_display,
+                               progress_option, text_options)
 from charlm.cli.train_display import TrainDisplay
 from charlm.modelfile import DEFAULT_MODEL, MODEL_ENV
 from charlm.schedule import SCHEDULES
-from charlm.text import LEVELS, NORMALIZATIONS, SPLITS, TextConfig
+from charlm.text import TextConfig
 from charlm.train import TrainConfig
 
 # Exit statuses after a signal, as shells report them (128 + signal number).
@@ -20,37 +21,10 @@ EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
 
 
-def text_options(f):
-    """Options that decide how text becomes tokens (shared with other commands)."""
-    options = [
-        click.option("--level", type=click.Choice(LEVELS), default="char", show_default=True,
-                     help="Tokens are characters or words (Unicode-aware regex)."),
-        click.option("--split", type=click.Choice(SPLITS), default="lines", show_default=True,
-                     help="lines: each non-empty line is one example ending in EOS. "
-                          "none: one stream in which newline is an ordinary token."),
-        click.option("--lowercase", is_flag=True, help="Fold case before tokenizing."),
-        click.option("--normalize", type=click.Choice(NORMALIZATIONS), default="nfc",
-                     show_default=True, help="Unicode normal form applied first."),
-        click.option("--graphemes", is_flag=True,
-                     help="Char level: tokens are grapheme clusters, not code points."),
-        click.option("--min-count", type=click.IntRange(1), default=None,
-                     help="Tokens seen fewer times in training become UNK "
-                          "[default: 1 for char, 2 for word]."),
-        click.option("--max-vocab", type=click.IntRange(3), default=None,
-                     help="Keep at most this many tokens, EOS and UNK included; "
-                          "the rarest become UNK."),
-        click.option("--encoding-errors", type=click.Choice(["strict", "replace"]),
-                     default="strict", show_default=True,
-                     help="Invalid UTF-8: stop with an error, or replace it with U+FFFD."),
-    ]
-    for option in reversed(options):
-        f = option(f)
-    return f
-
-
 # Options that map one to one onto TrainConfig fields.
 TRAIN_FIELDS = ("batch_size", "seq_len", "lr", "optimizer", "clip", "steps", "epochs",
-                "time_limit", "patience", "eval_every", "val_fraction", "seed", "dtype",
+                "time_limit", "patience", "eval_every", "val_fraction", "val_max_tokens",
+                "seed", "dtype",
                 "lr_schedule", "warmup", "lr_decay", "lr_decay_every", "min_lr",
                 "sample_every", "sample_length", "checkpoint_every")
 MODEL_FIELDS = ("cell", "hidden", "layers", "embed", "dropout")
@@ -119,6 +93,15 @@ VOCAB_FIELDS = ("min_count", "max_vocab", "encoding_errors")
               show_default=True,
               help="Share held out for validation: random lines (--split lines) "
                    "or the end of the text (--split none).")
+@click.option("--val-max-tokens", type=click.IntRange(0), default=1_000_000,
+              show_default=True,
+              help="Hold out at most this many tokens, so validation stays quick on big "
+                   "corpora.")
+@click.option("--vocab", "vocab_path", type=click.Path(dir_okay=False),
+              help="Use the fixed vocabulary in this file (from `charlm tokenize "
+                   "--vocab-out`) and its text settings, so models share one vocabulary.")
+@click.option("--no-cache", is_flag=True,
+              help="Do not read or write the cache of tokenized big corpora.")
 @click.option("--sample-every", type=click.IntRange(0), default=None,
               help="Steps between short samples shown while training; 0: none "
                    "[default: at every validation].")
@@ -137,7 +120,7 @@ VOCAB_FIELDS = ("min_count", "max_vocab", "encoding_errors")
               help="Print a JSON summary on stdout at the end.")
 @click.pass_context
 def train(ctx, corpus, output, resume_path, checkpoint_path, progress, quiet, log_file,
-          as_json, **opts):
+          as_json, vocab_path, no_cache, **opts):
     """Train a language model on CORPUS and write it to a model file.
 
     CORPUS is one or more text files, directories (every *.txt below them), - for
@@ -153,10 +136,15 @@ def train(ctx, corpus, output, resume_path, checkpoint_path, progress, quiet, lo
 
     stdin_bytes = sys.stdin.buffer.read() if "-" in corpus else None
     command = _command_line()
+    console = err_console(progress)
+    reading = ReadingProgress(console, live_display(console, progress, quiet))
+
+    def given(name):
+        return ctx.get_parameter_source(name) in (ParameterSource.COMMANDLINE,
+                                                   ParameterSource.ENVIRONMENT)
+
     if resume_path:
-        explicit = {name: value for name, value in opts.items()
-                    if ctx.get_parameter_source(name) in (ParameterSource.COMMANDLINE,
-                                                          ParameterSource.ENVIRONMENT)}
+        explicit = {name: value for name, value in opts.items() if given(name)}
         run = session.resume(resume_path, overrides=explicit, sources=list(corpus) or None,
                              stdin_bytes=stdin_bytes, output=output, command=command,
                              log_file=log_file)
@@ -164,15 +152,19 @@ def train(ctx, corpus, output, resume_path, checkpoint_path, progress, quiet, lo
         if opts["steps"] is None and opts["epochs"] is None and opts["time_limit"] is None:
             opts["epochs"] = 50.0
         text_cfg = TextConfig(**{k: opts[k] for k in TEXT_FIELDS})
+        vocab = None
+        if vocab_path:
+            vocab, text_cfg = _fixed_vocab(vocab_path, text_cfg, opts, given)
         train_cfg = TrainConfig(**{k: opts[k] for k in TRAIN_FIELDS})
-        run = session.start(
-            list(corpus), text_cfg, train_cfg, **{k: opts[k] for k in MODEL_FIELDS},
-            min_count=opts["min_count"], max_vocab=opts["max_vocab"],
-            encoding_errors=opts["encoding_errors"], output=output,
-            checkpoint=checkpoint_path, command=command, stdin_bytes=stdin_bytes,
-            log_file=log_file)
+        with reading:
+            run = session.start(
+                list(corpus), text_cfg, train_cfg, **{k: opts[k] for k in MODEL_FIELDS},
+                min_count=opts["min_count"], max_vocab=opts["max_vocab"], vocab=vocab,
+                encoding_errors=opts["encoding_errors"], output=output,
+                checkpoint=checkpoint_path, command=command, stdin_bytes=stdin_bytes,
+                log_file=log_file, progress=reading, use_cache=not no_cache)
 
-    display = TrainDisplay(err_console(progress), progress, quiet, run, run.log_file)
+    display = TrainDisplay(console, progress, quiet, run, run.log_file)
     previous = {}
 
     def on_signal(signum, frame):
@@ -208,3 +200,19 @@ def _command_line():
     if charlm.cli.invoked_args is None:
         return None
     return "charlm " + " ".join(shlex.quote(a) for a in charlm.cli.invoked_args)
+
+
+def _fixed_vocab(path, text_cfg, opts, given):
+    """The vocabulary of --vocab and its text settings; options that contradict it
+    are refused."""
+    from charlm.errors import UsageError
+    from charlm.report import load_vocab
+
+    vocab, vocab_cfg = load_vocab(path)
+    clash = [f"--{k.replace('_', '-')}" for k in TEXT_FIELDS
+             if given(k) and opts[k] != getattr(vocab_cfg, k)]
+    clash += [f"--{k.replace('_', '-')}" for k in ("min_count", "max_vocab") if given(k)]
+    if clash:
+        raise UsageError(f"{', '.join(clash)} cannot be combined with --vocab {path}: the "
+                         "vocabulary file fixes the tokens and how text is split")
+    return vocab, vocab_cfg
