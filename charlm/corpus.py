@@ -146,7 +146,8 @@ class _Builder:
         else:
             toks = GRAPHEME_PATTERN.findall(text)
         index = self.index
-        for tok in set(toks).difference(index):
+        # Sorted, so type ids do not depend on the interpreter's hash seed.
+        for tok in sorted(set(toks).difference(index)):
             index[tok] = len(self.types)
             self.types.append(tok)
         return np.fromiter(map(index.__getitem__, toks), dtype=np.uint32, count=len(toks))

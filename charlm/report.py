@@ -40,10 +40,10 @@ def analyze(sources, cfg, min_count=1, max_vocab=None, long_line=10000, top=20,
     tokens = int(counts.sum())
     in_vocab = int(sum(counts[i] for i, t in enumerate(stream.types) if t in vocab.index
                        and i != 0))
-    order = np.argsort(-counts[1:], kind="stable") + 1
-    frequent = [[stream.types[i], int(counts[i])] for i in order[:top]]
-    rare_order = np.argsort(counts[1:], kind="stable") + 1
-    rarest = [[stream.types[i], int(counts[i])] for i in rare_order[:min(top, 10)]]
+    # Ties broken by the token's text, so the report is the same on every run.
+    seen = [(int(c), t) for t, c in zip(stream.types[1:], counts[1:]) if c > 0]
+    frequent = [[t, c] for c, t in sorted(seen, key=lambda ct: (-ct[0], ct[1]))[:top]]
+    rarest = [[t, c] for c, t in sorted(seen)[:min(top, 10)]]
     files = []
     totals = {"bytes": 0, "lines": 0, "chars": 0, "words": 0}
     suspicious = []
