@@ -9,7 +9,6 @@ Prints the validation losses of both runs and whether the weights match bit for 
 
 import argparse
 import json
-import os
 import pathlib
 import signal
 import subprocess

@@ -15,9 +15,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 
 import numpy as np
+
+from charlm.files import atomic_write
 
 MIN_BYTES = 16 << 20
 FORMAT = "charlm-token-cache-1"
@@ -78,29 +79,15 @@ def save(k, stream):
     d = cache_dir()
     try:
         os.makedirs(d, exist_ok=True)
-        _atomic_npy(os.path.join(d, k + ".ids.npy"), np.asarray(stream.ids))
+        with atomic_write(os.path.join(d, k + ".ids.npy")) as f:
+            np.lib.format.write_array(f, np.ascontiguousarray(stream.ids), allow_pickle=False)
         if stream.line_keys is not None:
-            _atomic_npy(os.path.join(d, k + ".lines.npy"), stream.line_keys)
+            with atomic_write(os.path.join(d, k + ".lines.npy")) as f:
+                np.lib.format.write_array(f, stream.line_keys, allow_pickle=False)
         meta = {"format": FORMAT, "length": len(stream.ids), "types": stream.types,
                 "line_keys": stream.line_keys is not None}
-        fd, tmp = tempfile.mkstemp(dir=d, suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
+        with atomic_write(os.path.join(d, k + ".json"), "w", encoding="utf-8") as f:
             json.dump(meta, f, ensure_ascii=False)
-        os.replace(tmp, os.path.join(d, k + ".json"))
         return True
     except OSError:
         return False
-
-
-def _atomic_npy(path, array):
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.lib.format.write_array(f, np.ascontiguousarray(array), allow_pickle=False)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise

@@ -27,12 +27,12 @@ The stacked matrix of the notes is W_a = [W_aa | W_ax], shape (G*H, H + D).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 
 from charlm.cells import CELLS
-from charlm.errors import ModelFileError
+from charlm.settings import Settings
 from charlm.layers import recurrent_backward, recurrent_forward, recurrent_run, zero_state
 from charlm.ops import (
     affine_backward,
@@ -48,7 +48,7 @@ from charlm.ops import (
 
 
 @dataclass
-class ModelConfig:
+class ModelConfig(Settings):
     """Shape of a model. Everything needed to rebuild its parameter dict."""
 
     vocab_size: int          # V, including EOS and UNK
@@ -59,17 +59,8 @@ class ModelConfig:
     dropout: float = 0.0     # between layers and before the softmax, training only
     eos_id: int = 0          # the id that ends lines (target) and starts them (input)
 
-    def to_dict(self):
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d):
-        names = {f.name for f in fields(cls)}
-        unknown = set(d) - names
-        if unknown:
-            raise ModelFileError(f"unknown model settings {sorted(unknown)}; "
-                                 "is this model from a newer charlm?")
-        return cls(**d)
+    STRICT = True
+    WHAT = "model settings"
 
     @property
     def cell_spec(self):

@@ -20,7 +20,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 
@@ -28,6 +27,7 @@ import numpy as np
 
 from charlm import __version__
 from charlm.errors import ModelFileError
+from charlm.files import atomic_write
 from charlm.model import LanguageModel, ModelConfig
 from charlm.text import TextConfig
 from charlm.vocab import Vocab
@@ -79,53 +79,14 @@ def save(path, bundle):
                    for k, a in arrays.items()},
         "training": bundle.training,
     }
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".charlm-", suffix=".tmp", dir=directory)
-    try:
-        os.chmod(tmp, _file_mode(path))
-        with os.fdopen(fd, "wb") as f:
-            with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED) as z:
-                z.writestr(HEADER, json.dumps(header, ensure_ascii=False, indent=1))
-                for name, a in arrays.items():
-                    buf = io.BytesIO()
-                    np.lib.format.write_array(buf, np.ascontiguousarray(a),
-                                              allow_pickle=False)
-                    z.writestr(name + ".npy", buf.getvalue())
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    _fsync_dir(directory)
+    with atomic_write(path) as f:
+        with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED) as z:
+            z.writestr(HEADER, json.dumps(header, ensure_ascii=False, indent=1))
+            for name, a in arrays.items():
+                buf = io.BytesIO()
+                np.lib.format.write_array(buf, np.ascontiguousarray(a), allow_pickle=False)
+                z.writestr(name + ".npy", buf.getvalue())
     return os.path.getsize(path)
-
-
-def _file_mode(path):
-    """The mode a plain open() would give: the old file's, or 0666 less the umask
-    (mkstemp's temporary files start as 0600)."""
-    try:
-        return os.stat(path).st_mode & 0o777
-    except OSError:
-        mask = os.umask(0)
-        os.umask(mask)
-        return 0o666 & ~mask
-
-
-def _fsync_dir(directory):
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def read_header(path):

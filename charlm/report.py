@@ -12,13 +12,12 @@ over-long lines, invalid UTF-8 — each with where it first occurs.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 
 import numpy as np
 
 from charlm.corpus import build_vocab, type_stream
 from charlm.errors import ModelFileError, UsageError
+from charlm.files import atomic_write
 from charlm.text import TextConfig, display_token
 from charlm.vocab import Vocab
 
@@ -115,19 +114,9 @@ def save_vocab(path, vocab, cfg, min_count=None, max_vocab=None, sources=()):
     d = {"format": VOCAB_FORMAT, "version": VOCAB_VERSION, "text": cfg.to_dict(),
          "min_count": min_count, "max_vocab": max_vocab, "sources": list(sources),
          **vocab.to_dict()}
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(d, f, ensure_ascii=False, indent=0)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    with atomic_write(path, "w", encoding="utf-8") as f:
+        json.dump(d, f, ensure_ascii=False, indent=0)
+        f.write("\n")
 
 
 def load_vocab(path):

@@ -261,7 +261,7 @@ def resume(path, overrides=None, sources=None, stdin_bytes=None, output=None, co
                         if k.startswith("optimizer/")}
     carried = None
     layers = bundle.model.config.layers
-    if f"carried/layer1.a" in bundle.extra:
+    if "carried/layer1.a" in bundle.extra:
         names = ("a", "c") if bundle.model.config.cell == "lstm" else ("a",)
         carried = [tuple(bundle.extra[f"carried/layer{l}.{n}"] for n in names)
                    for l in range(1, layers + 1)]

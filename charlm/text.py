@@ -33,11 +33,12 @@ Framing (``split``):
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 
 import regex
 
-from charlm.errors import ModelFileError, UsageError
+from charlm.settings import Settings
+from charlm.errors import UsageError
 
 LEVELS = ("char", "word")
 SPLITS = ("lines", "none")
@@ -66,7 +67,7 @@ _NO_SPACE_AFTER = set("([{«“‘¿¡")
 
 
 @dataclass
-class TextConfig:
+class TextConfig(Settings):
     """How raw text becomes tokens. Stored in every model file so that scoring and
     generation treat text exactly as training did."""
 
@@ -83,17 +84,8 @@ class TextConfig:
             if value not in allowed:
                 raise UsageError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
 
-    def to_dict(self):
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d):
-        names = {f.name for f in fields(cls)}
-        unknown = set(d) - names
-        if unknown:
-            raise ModelFileError(f"unknown text settings {sorted(unknown)}; "
-                                 "is this model from a newer charlm?")
-        return cls(**d)
+    STRICT = True
+    WHAT = "text settings"
 
     @property
     def unit(self):

@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from charlm.settings import Settings
 from charlm.errors import CharlmError, UsageError
 from charlm.ops import clip_by_global_norm
 from charlm.optim import OPTIMIZERS
@@ -41,7 +42,7 @@ class TrainingDiverged(CharlmError):
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(Settings):
     """How to train. Stored in the model file next to the model it produced."""
 
     batch_size: int = 32        # N rows read in parallel
@@ -75,14 +76,6 @@ class TrainConfig:
         if self.lr_schedule not in SCHEDULES:
             raise UsageError(f"unknown learning-rate schedule {self.lr_schedule!r}")
 
-    def to_dict(self):
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d):
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
-
 
 # Settings that may differ when a run is resumed: they change how long or how fast
 # training goes on, not what the saved state means.
@@ -93,7 +86,7 @@ RESUME_MAY_CHANGE = frozenset({
 
 
 @dataclass
-class TrainState:
+class TrainState(Settings):
     """Where training stands: every scalar a resumed run needs."""
 
     step: int = 0               # updates done
@@ -111,14 +104,6 @@ class TrainState:
     model_saved: bool = False   # has the model file been written by this run
     rng: dict | None = None     # the generator's state
     epoch_rng: dict | None = None   # its state when the current pass began (to rebuild its order)
-
-    def to_dict(self):
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d):
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
 
 
 # --- events -------------------------------------------------------------------------------

@@ -1,14 +1,13 @@
 """Reading and preparing corpora in chunks and blocks gives exactly what reading
 everything at once would."""
 
-import json
 import os
 
 import numpy as np
 import pytest
 
 from charlm import cache, corpus
-from charlm.corpus import Batches, prepare, shuffle_lines, split_plan, type_stream
+from charlm.corpus import Batches, prepare, shuffle_lines, type_stream
 from charlm.errors import CorpusError
 from charlm.reader import Oddities, Source, read_chunks
 from charlm.text import TextConfig, tokenize
@@ -106,16 +105,29 @@ def test_block_shuffle_is_a_permutation_of_lines():
     assert lines(out) == lines(ids) and not np.array_equal(out, ids)
 
 
-def test_batches_store_only_targets_and_derive_inputs():
+def windows(ep):
+    parts = [ep[i] for i in range(len(ep))]
+    x = np.concatenate([p[0] for p in parts], axis=1)
+    y = np.concatenate([p[1] for p in parts], axis=1)
+    mask = np.concatenate([np.ones_like(p[1], float) if p[2] is None else p[2] for p in parts],
+                          axis=1)
+    return x, y, mask
+
+
+def test_batch_windows_rebuild_inputs_and_masks_from_targets():
     ids = np.array([3, 4, 0, 5, 6, 7, 0, 8, 0, 9, 9, 9, 9, 0], dtype=np.uint8)
-    ep = Batches(ids, N=2, T=3).epoch()
-    assert not hasattr(ep, "x_array")
-    for i in range(len(ep)):
-        x, y, mask = ep[i]
-        m = np.ones_like(y, bool) if mask is None else mask.astype(bool)
-        full_x = ep.x
-        assert np.array_equal(x, full_x[:, i * 3:i * 3 + 3])
-    assert np.all(ep.x[:, 0] == EOS_ID)
+    x, y, mask = windows(Batches(ids, N=2, T=3).epoch())
+    assert y.tolist() == [[3, 4, 0, 5, 6, 7, 0], [8, 0, 9, 9, 9, 9, 0]]    # cut at a line end
+    assert x.tolist() == [[0, 3, 4, 0, 5, 6, 7], [0, 8, 0, 9, 9, 9, 9]]    # EOS, then y shifted
+    assert mask.all()
+    ids = np.array([1, 1, 0, 2, 0, 3, 3, 3, 3, 3, 0], dtype=np.uint8)
+    x, y, mask = windows(Batches(ids, N=2, T=4).epoch())
+    assert mask.tolist() == [[1, 1, 1, 1, 1, 0], [1, 1, 1, 1, 1, 1]]       # row 0 is padded
+    assert y[0, :5].tolist() == [1, 1, 0, 2, 0] and x[1].tolist() == [0, 3, 3, 3, 3, 3]
+    # A stream (--split none) cut mid-text: a row's first input is the token before it.
+    ids = np.arange(1, 11, dtype=np.uint8)
+    x, y, _ = windows(Batches(ids, N=2, T=3, lines=False).epoch())
+    assert x[1, 0] == y[0, -1] and x[0, 0] == EOS_ID
 
 
 def test_cache_hits_and_is_never_stale(tmp_path, monkeypatch):

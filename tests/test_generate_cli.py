@@ -75,12 +75,8 @@ def test_novel_names_are_not_training_lines(names_model):
     assert not set(got) & names
 
 
-def test_novel_needs_a_line_model(tmp_path):
-    corpus = tmp_path / "s.txt"
-    corpus.write_text("some text\n" * 30)
-    run("train", corpus, "-o", tmp_path / "s.npz", "--split", "none", "--steps", "2",
-        "--hidden", "8", "--progress", "off")
-    r = CliRunner().invoke(cli, ["generate", "-m", str(tmp_path / "s.npz"), "--novel"])
+def test_novel_needs_a_line_model(stream_model):
+    r = CliRunner().invoke(cli, ["generate", "-m", str(stream_model), "--novel"])
     assert r.exit_code == 2 and "--split none" in r.stderr
 
 
@@ -91,12 +87,19 @@ def test_usage_errors(names_model):
         assert r.exit_code == 2, args
 
 
-def test_output_streams_before_the_sample_ends(tmp_path):
-    corpus = tmp_path / "s.txt"
+@pytest.fixture(scope="module")
+def stream_model(tmp_path_factory):
+    d = tmp_path_factory.mktemp("stream")
+    corpus = d / "s.txt"
     corpus.write_text("the quick brown fox jumps over the lazy dog\n" * 50)
-    model = tmp_path / "s.npz"
+    model = d / "s.npz"
     run("train", corpus, "-o", model, "--split", "none", "--steps", "3", "--hidden", "8",
         "--progress", "off")
+    return model
+
+
+def test_output_streams_before_the_sample_ends(stream_model):
+    model = stream_model
     p = subprocess.Popen([sys.executable, "-m", "charlm", "generate", "-m", str(model),
                           "-l", "2000000", "--seed", "1"], stdout=subprocess.PIPE)
     t0 = time.perf_counter()
@@ -108,11 +111,6 @@ def test_output_streams_before_the_sample_ends(tmp_path):
     assert len(first) == 20 and elapsed < 30
 
 
-def test_stream_samples_are_separated_by_blank_lines(tmp_path):
-    corpus = tmp_path / "s.txt"
-    corpus.write_text("ab ab ab\n" * 40)
-    model = tmp_path / "s.npz"
-    run("train", corpus, "-o", model, "--split", "none", "--steps", "3", "--hidden", "8",
-        "--progress", "off")
-    out = run("generate", "-m", model, "-n", "3", "-l", "30", "--seed", "1").stdout
+def test_stream_samples_are_separated_by_blank_lines(stream_model):
+    out = run("generate", "-m", stream_model, "-n", "3", "-l", "30", "--seed", "1").stdout
     assert out.count("\n\n") >= 2 and out.endswith("\n")

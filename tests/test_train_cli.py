@@ -1,7 +1,6 @@
 """`charlm train` features a user relies on to watch, stop, resume and trust a run."""
 
 import json
-import os
 import re
 import signal
 import subprocess
@@ -131,7 +130,7 @@ def test_info_shows_shapes_in_notation(tmp_path, corpus, cell, gates):
     r = run("info", out)
     V = modelfile.load(out).model.config.vocab_size
     G = gates * 10
-    assert f"layer1.W_aa" in r.stdout and f"({G}, 10)" in r.stdout
+    assert "layer1.W_aa" in r.stdout and f"({G}, 10)" in r.stdout
     assert f"({G}, {V})" in r.stdout                     # W_ax on the one-hot input
     assert f"layer1.W_a = [W_aa | W_ax]  ({G}, {10 + V})" in r.stdout
     assert "command charlm train" in r.stdout or "command" not in r.stdout

@@ -14,6 +14,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
+from charlm.cli.common import live_display
 from charlm.train import Checkpointed, Evaluated, Finished, Sampled, Started, Stepped, Warned
 
 LN2 = math.log(2.0)
@@ -51,15 +52,13 @@ class TrainDisplay:
         self.quiet = quiet
         self.run = run
         self.level = run.text.level
-        live = progress_mode == "on" or (progress_mode == "auto" and console.is_terminal)
-        self.live_mode = live and not quiet
+        self.live_mode = live_display(console, progress_mode, quiet)
         self.live = None
         self.last = None
         self.started = None
         self.eval = None
         self.log_path = log_file
         self.log = None
-        self.t0 = time.perf_counter()
         self.p0 = None
 
     # --- output helpers ------------------------------------------------------------------
