@@ -146,15 +146,16 @@ def draw(logits, rng, temperature=1.0, top_k=None, top_p=None, greedy=False, ban
         z[list(banned)] = -np.inf
     if greedy:
         return z.argmax(axis=0)
-    z /= temperature
+    if temperature != 1.0:
+        z /= temperature
     V = z.shape[0]
     if top_k is not None and top_k < V:
         kth = -np.partition(-z, top_k - 1, axis=0)[top_k - 1]           # k-th largest
         z[z < kth] = -np.inf
     z -= z.max(axis=0)
-    p = np.exp(z)
-    p /= p.sum(axis=0)
+    p = np.exp(z, out=z)                  # unnormalised: the cdf's last row is the total
     if top_p is not None and top_p < 1.0:
+        p /= p.sum(axis=0)
         order = np.argsort(-p, axis=0)                                   # most likely first
         sorted_p = np.take_along_axis(p, order, axis=0)
         before = np.cumsum(sorted_p, axis=0) - sorted_p                  # mass above each
@@ -162,9 +163,9 @@ def draw(logits, rng, temperature=1.0, top_k=None, top_p=None, greedy=False, ban
         # that tokens summing to exactly p count as reaching it).
         drop = before >= top_p - 1e-9
         np.put_along_axis(p, order, np.where(drop, 0.0, sorted_p), axis=0)
-        p /= p.sum(axis=0)
-    cdf = np.cumsum(p, axis=0)                                            # (V, K)
-    u = rng.random(p.shape[1]) * cdf[-1]
+    cdf = np.cumsum(p, axis=0, out=p)                                    # (V, K)
+    u = rng.random(cdf.shape[1])
+    u *= cdf[-1]
     idx = (cdf <= u).sum(axis=0)
     return np.minimum(idx, V - 1)
 

@@ -70,7 +70,7 @@ def _fingerprint(prepared):
     for a in (prepared.train_ids, prepared.val_ids):
         h.update(str(a.dtype).encode())
         h.update(len(a).to_bytes(8, "little"))
-        h.update(np.ascontiguousarray(a).tobytes())
+        h.update(np.ascontiguousarray(a).data)           # no copy of big arrays
     return h.hexdigest()
 
 
