@@ -84,7 +84,7 @@ def main():
         print(f"tokenize {level:4s} --split {split:5s}: {rate:6.1f} MB/s "
               f"({n:,} tokens in {dt:.1f} s)")
     cache = work / "cache"
-    for attempt in ("cold", "cached"):
+    for attempt in ("cold", "warm"):
         t, rss = first_step(path, cache)
         print(f"charlm train ({attempt} cache): first step after {t:.1f} s, "
               f"peak resident memory {rss:,.0f} MB")
