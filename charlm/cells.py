@@ -176,7 +176,6 @@ class Cell:
     n_states: int           # 1: (a,), 2: (a, c)
     step_forward: Callable
     step_backward: Callable
-    sigmoid_gates: int      # leading blocks that go through σ (the rest through tanh)
     # state⟨t⟩ from the whole pre-activation W_a [a⟨t-1⟩; x⟨t⟩] + b_a, for inference
     # with the stacked W_a = [W_aa | W_ax]; None for the GRU, whose candidate needs
     # Γ_r before its product.
@@ -205,8 +204,8 @@ class Cell:
 
 
 CELLS = {
-    "rnn": Cell("rnn", RNN_GATES, 1, rnn_step_forward, rnn_step_backward, 0, rnn_activate),
-    "gru": Cell("gru", GRU_GATES, 1, gru_step_forward, gru_step_backward, 2),
-    "lstm": Cell("lstm", LSTM_GATES, 2, lstm_step_forward, lstm_step_backward, 3,
+    "rnn": Cell("rnn", RNN_GATES, 1, rnn_step_forward, rnn_step_backward, rnn_activate),
+    "gru": Cell("gru", GRU_GATES, 1, gru_step_forward, gru_step_backward),
+    "lstm": Cell("lstm", LSTM_GATES, 2, lstm_step_forward, lstm_step_backward,
                  lstm_activate),
 }

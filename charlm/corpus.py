@@ -80,16 +80,6 @@ def resolve_sources(sources, stdin_bytes=None):
     return out
 
 
-def decode_bytes(data, name, encoding_errors="strict"):
-    """All of ``data`` as text, as :func:`~charlm.reader.read_chunks` decodes it."""
-    return "".join(c.text for c in read_chunks(Source(name, data=data), encoding_errors))
-
-
-def read_text(path, encoding_errors="strict"):
-    """The text of one file (small files; big ones are read in chunks)."""
-    return "".join(c.text for c in read_chunks(Source(path, path=path), encoding_errors))
-
-
 # --- the type stream -----------------------------------------------------------------------
 
 @dataclass
@@ -392,10 +382,6 @@ def prepare(stream, cfg, val_fraction, rng, min_count=1, max_vocab=None, vocab=N
     return Prepared(vocab, train_ids, val_ids, len(stream.types) - 1, unk, stream.line_keys)
 
 
-def count_lines(ids):
-    return int(np.count_nonzero(ids == EOS_ID))
-
-
 # --- batches for truncated BPTT ---------------------------------------------------------
 
 class Batches:
@@ -477,16 +463,6 @@ class Epoch:
             return x, y, None
         mask = (np.arange(t0, t0 + y.shape[1])[None, :] < self.lengths[:, None])
         return x, y, mask.astype(np.float32)
-
-    @property
-    def x(self):
-        """All inputs (N, R), for inspection."""
-        return np.concatenate([self[i][0] for i in range(len(self))], axis=1)
-
-    @property
-    def mask(self):
-        """All of the mask (N, R) as booleans, for inspection."""
-        return np.arange(self.y.shape[1])[None, :] < self.lengths[:, None]
 
 
 def shuffle_lines(ids, line_ends, rng, block=_BLOCK):

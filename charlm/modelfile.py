@@ -89,12 +89,6 @@ def save(path, bundle):
     return os.path.getsize(path)
 
 
-def read_header(path):
-    """Only the JSON header (cheap: no arrays are read)."""
-    with _open_zip(path) as z:
-        return _header(z, path)
-
-
 def load(path):
     """Read a model file or checkpoint into a :class:`Bundle`."""
     with _open_zip(path) as z:

@@ -444,11 +444,3 @@ class Trainer:
         yield Evaluated(s.step, val, s.smooth_loss, s.best_val, s.best_step, improved, saved,
                         lr, self.last_grad_norm, s.tokens, s.elapsed, self._epochs_done())
 
-
-def bits(nats):
-    """Nats per token → bits per token."""
-    return None if nats is None else nats / LN2
-
-
-def perplexity(nats):
-    return None if nats is None else float(np.exp(min(nats, 700.0)))

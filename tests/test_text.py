@@ -119,8 +119,10 @@ def test_batches_cover_every_target_once(lines, rng):
         seen.append(np.sort(y[m]))
     assert np.array_equal(np.sort(np.concatenate(seen)), np.sort(s.ids))
     if lines:
-        # Every row starts at a line start: its first input is EOS.
-        assert np.all(epoch.x[:, 0] == EOS_ID)
-        # Inside a row the input is always the previous target.
-        xs, ys = epoch.x, epoch.y
-        assert np.all(xs[:, 1:][epoch.mask[:, 1:]] == ys[:, :-1][epoch.mask[:, 1:]])
+        # Every row starts at a line start (its first input is EOS), and inside a row
+        # the input is always the previous target.
+        x = np.concatenate([epoch[i][0] for i in range(len(epoch))], axis=1)
+        y = epoch.y
+        mask = np.arange(y.shape[1])[None, :] < epoch.lengths[:, None]
+        assert np.all(x[:, 0] == EOS_ID)
+        assert np.all(x[:, 1:][mask[:, 1:]] == y[:, :-1][mask[:, 1:]])

@@ -7,7 +7,6 @@ import sys
 import click
 from rich.console import Console
 
-from charlm.errors import UsageError
 from charlm.modelfile import DEFAULT_MODEL, MODEL_ENV, default_model_path, load
 from charlm.text import LEVELS, NORMALIZATIONS, SPLITS
 
@@ -62,9 +61,6 @@ class Duration(click.ParamType):
                       param, ctx)
         return float(m.group(1)) * self._units[m.group(2)]
 
-
-def fail_usage(message):
-    raise UsageError(message)
 
 
 def text_options(f):
