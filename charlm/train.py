@@ -337,7 +337,7 @@ class Trainer:
         recent = []                       # (time, tokens) for a short-window rate
         lr = cfg.lr
         warned = False
-        evaluated_at = None
+        evaluated_at = checkpointed_at = None
         reason = self._stop_reason(elapsed0)
         if reason is not None:
             raise UsageError(f"nothing to do: the run already stopped at step {s.step} "
@@ -397,25 +397,26 @@ class Trainer:
                           self.last_val)
 
             reason = self._stop_reason(s.elapsed)
-            if s.step % eval_every == 0 or reason in ("steps", "epochs", "time"):
+            evaluate_now = s.step % eval_every == 0 or reason in ("steps", "epochs", "time")
+            if evaluate_now:
                 yield from self._evaluate(lr, count_patience=s.step % eval_every == 0)
                 evaluated_at = s.step
-                if sample_every and s.step % sample_every == 0 and self.sampler is not None:
-                    yield Sampled(s.step, self.sampler(s.step))
-                if cfg.checkpoint_every is None and self.save_checkpoint is not None:
-                    yield Checkpointed(s.step, self.save_checkpoint(self))
-                reason = self._stop_reason(s.elapsed)
-            elif sample_every and s.step % sample_every == 0 and self.sampler is not None:
+            if sample_every and s.step % sample_every == 0 and self.sampler is not None:
                 yield Sampled(s.step, self.sampler(s.step))
-            if (cfg.checkpoint_every and s.step % cfg.checkpoint_every == 0
-                    and self.save_checkpoint is not None):
+            due = (s.step % cfg.checkpoint_every == 0 if cfg.checkpoint_every
+                   else cfg.checkpoint_every is None and evaluate_now)
+            if due and self.save_checkpoint is not None:
                 yield Checkpointed(s.step, self.save_checkpoint(self))
+                checkpointed_at = s.step
+            if evaluate_now:
+                reason = self._stop_reason(s.elapsed)        # patience may end it
 
-        # Stopped. Make sure nothing learned is lost.
+        # Stopped. Make sure nothing learned is lost, and write nothing twice.
         if evaluated_at != s.step and (not s.model_saved or reason not in
                                        ("interrupted", "terminated")):
             yield from self._evaluate(lr, count_patience=False)
-        if self.save_checkpoint is not None:
+            evaluated_at = checkpointed_at = None               # the state changed
+        if self.save_checkpoint is not None and checkpointed_at != s.step:
             yield Checkpointed(s.step, self.save_checkpoint(self))
         summary = self.training_info()
         summary["last_val_loss"] = self.last_val
