@@ -75,6 +75,14 @@ def generate(model_path, num_samples, length, temperature, top_k, top_p, greedy,
         click.echo(f"charlm: warning: the prime has tokens the model does not know "
                    f"({shown}); they are read as UNK", err=True)
     prime_tokens = tokenize(prime, text_cfg)
+
+    def primed_detokenizer():
+        # The prime is printed as typed (unknown characters included); the
+        # detokenizer still reads its tokens, to space what follows them.
+        detok = Detokenizer(text_cfg)
+        for t in prime_tokens:
+            detok.feed(t)
+        return detok
     rng = np.random.default_rng(seed)
     want_lp = fmt == "jsonl"
     kwargs = dict(length=length, temperature=temperature, top_k=top_k, top_p=top_p,
@@ -101,9 +109,7 @@ def generate(model_path, num_samples, length, temperature, top_k, top_p, greedy,
     if samples is not None:
         prime_lp = prime_logprobs(bundle.model, prime_ids) if want_lp else []
         for s in samples:
-            detok = Detokenizer(text_cfg)
-            for t in prime_tokens:
-                detok.feed(t)
+            detok = primed_detokenizer()
             body = "".join(detok.feed(t) for t in s.tokens)
             if fmt == "jsonl":
                 out.write(json.dumps(_record(s, prime, prime_tokens, prime_lp, body, logprobs),
@@ -119,14 +125,10 @@ def generate(model_path, num_samples, length, temperature, top_k, top_p, greedy,
     last_char = ""
     for piece in in_order(pieces, num_samples):
         if detok is None:                 # a sample begins
-            detok = Detokenizer(text_cfg)
+            detok = primed_detokenizer()
             if not lines and piece.index > 0:
                 out.write("\n")           # a blank line between stream samples
             if prime:
-                # Print the prime as typed (unknown characters included); the
-                # detokenizer still sees its tokens, to space what follows.
-                for t in prime_tokens:
-                    detok.feed(t)
                 out.write(prime)
                 last_char = prime[-1]
         if piece.end:
