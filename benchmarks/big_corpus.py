@@ -32,9 +32,9 @@ def make_corpus(path, mb):
 
 
 def tokenize_rate(path, level, split):
-    from charlm.corpus import type_stream
-    from charlm.reader import Source
-    from charlm.text import TextConfig
+    from charlm.text.corpus import type_stream
+    from charlm.text.reader import Source
+    from charlm.text.tokens import TextConfig
 
     t0 = time.perf_counter()
     s = type_stream([Source(str(path), path=str(path))], TextConfig(level=level, split=split),

@@ -61,7 +61,7 @@ def median(xs):
 
 def char_lstm(vocab_size, hidden=256, layers=2, seed=0, dtype=np.float32):
     """A 2-layer char LSTM with random weights (speed does not depend on training)."""
-    from charlm.model import LanguageModel, ModelConfig
+    from charlm.lm.model import LanguageModel, ModelConfig
 
     cfg = ModelConfig(vocab_size=vocab_size, cell="lstm", hidden=hidden, layers=layers)
     return LanguageModel.create(cfg, np.random.default_rng(seed), dtype)

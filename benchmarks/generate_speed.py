@@ -29,10 +29,10 @@ def main():
     ap.add_argument("--steps", type=int, default=200, help="steps of the batched run")
     a = ap.parse_args()
     header("charlm generate speed: 2-layer 256-unit char LSTM")
-    from charlm import modelfile
-    from charlm.sampling import sample
-    from charlm.text import TextConfig
-    from charlm.vocab import Vocab
+    from charlm.store import modelfile
+    from charlm.lm.sampling import sample
+    from charlm.text.tokens import TextConfig
+    from charlm.text.vocab import Vocab
 
     vocab = Vocab(["<eos>", "<unk>"] + [chr(c) for c in range(32, 127)] + ["\n"])
     model = char_lstm(len(vocab))

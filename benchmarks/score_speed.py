@@ -37,9 +37,9 @@ def main():
     ap.add_argument("--batch", type=int, default=256)
     a = ap.parse_args()
     header("charlm score speed: 2-layer 256-unit char LSTM")
-    from charlm.scoring import Scorer
-    from charlm.text import TextConfig
-    from charlm.vocab import Vocab
+    from charlm.lm.scoring import Scorer
+    from charlm.text.tokens import TextConfig
+    from charlm.text.vocab import Vocab
 
     lines, text = corpus_lines(a.lines)
     chars = sum(len(line) + 1 for line in lines)

@@ -34,9 +34,9 @@ def tiny_corpus(tmp_path):
 @pytest.fixture(scope="session")
 def trained_names(tmp_path_factory):
     """A small model trained briefly on the bundled names (shared by many tests)."""
-    from charlm import session
-    from charlm.text import TextConfig
-    from charlm.train import TrainConfig
+    from charlm.lm import session
+    from charlm.text.tokens import TextConfig
+    from charlm.training.trainer import TrainConfig
 
     out = tmp_path_factory.mktemp("names") / "names.npz"
     run = session.start(["names"], TextConfig(), TrainConfig(steps=60, batch_size=32, seed=3),

@@ -6,12 +6,13 @@ import os
 import numpy as np
 import pytest
 
-from charlm import cache, corpus
-from charlm.corpus import Batches, prepare, shuffle_lines, type_stream
+from charlm.text import cache
+from charlm.text import corpus
+from charlm.text.corpus import Batches, prepare, shuffle_lines, type_stream
 from charlm.errors import CorpusError
-from charlm.reader import Oddities, Source, read_chunks
-from charlm.text import TextConfig, tokenize
-from charlm.vocab import EOS, EOS_ID
+from charlm.text.reader import Oddities, Source, read_chunks
+from charlm.text.tokens import TextConfig, tokenize
+from charlm.text.vocab import EOS, EOS_ID
 
 TEXT = ("Héllo wörld, ça va?\r\nЗдравствуй, мир!\n\n\nline with e\u0301 accent\r"
         "👍🏽 emoji and tab\there\n" * 7 + "last line without end")
@@ -131,7 +132,7 @@ def test_batch_windows_rebuild_inputs_and_masks_from_targets():
 
 
 def test_cache_hits_and_is_never_stale(tmp_path, monkeypatch):
-    from charlm import session
+    from charlm.lm import session
 
     monkeypatch.setenv("CHARLM_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(cache, "MIN_BYTES", 0)

@@ -7,11 +7,11 @@ import json
 import numpy as np
 import pytest
 
-from charlm import modelfile
-from charlm.model import LanguageModel, ModelConfig
-from charlm.scoring import score_lines
-from charlm.text import TextConfig
-from charlm.vocab import Vocab
+from charlm.store import modelfile
+from charlm.lm.model import LanguageModel, ModelConfig
+from charlm.lm.scoring import score_lines
+from charlm.text.tokens import TextConfig
+from charlm.text.vocab import Vocab
 from reference import gru_step, lstm_step, rnn_step, split_gates
 
 GATES = {"rnn": ("a",), "gru": ("u", "r", "c"), "lstm": ("u", "f", "o", "c")}

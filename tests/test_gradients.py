@@ -5,10 +5,10 @@ so that a transposed weight cannot pass; relative error must be below 1e-6."""
 import numpy as np
 import pytest
 
-from charlm import ops
-from charlm.cells import CELLS
-from charlm.layers import recurrent_backward, recurrent_forward
-from charlm.model import LanguageModel, ModelConfig
+from charlm.engine import ops
+from charlm.engine.cells import CELLS
+from charlm.engine.layers import recurrent_backward, recurrent_forward
+from charlm.lm.model import LanguageModel, ModelConfig
 from gradcheck import directional_check, numerical_grad, rel_error
 from reference import gru_step, lstm_step, rnn_step, split_gates
 

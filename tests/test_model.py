@@ -5,10 +5,10 @@ import math
 import numpy as np
 import pytest
 
-from charlm.corpus import Batches
-from charlm.model import LanguageModel, ModelConfig
-from charlm.optim import SGD, Adam
-from charlm.train import Trainer, TrainConfig, evaluate
+from charlm.text.corpus import Batches
+from charlm.lm.model import LanguageModel, ModelConfig
+from charlm.engine.optim import SGD, Adam
+from charlm.training.trainer import Trainer, TrainConfig
 
 
 @pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
@@ -100,8 +100,8 @@ def test_stepper_matches_window_forward(rng):
 
 
 def _tiny_batches(rng, lines=("abc", "abd", "bca", "cab")):
-    from charlm.corpus import build_vocab, encode, type_stream
-    from charlm.text import TextConfig
+    from charlm.text.corpus import build_vocab, encode, type_stream
+    from charlm.text.tokens import TextConfig
 
     s = type_stream(["\n".join(lines * 8)], TextConfig())
     v = build_vocab(s, np.bincount(s.ids, minlength=len(s.types)))
@@ -113,11 +113,11 @@ def _tiny_batches(rng, lines=("abc", "abd", "bca", "cab")):
 def test_tiny_model_overfits_tiny_corpus(cell, optimizer, lr, rng):
     vocab, batches = _tiny_batches(rng)
     model = LanguageModel.create(ModelConfig(vocab_size=len(vocab), cell=cell, hidden=24), rng)
-    start = evaluate(model, batches)
+    start = model.evaluate(batches)
     cfg = TrainConfig(steps=300, lr=lr, optimizer=optimizer, eval_every=1000, batch_size=4)
     for _ in Trainer(model, batches, None, cfg, rng).run():
         pass
-    end = evaluate(model, batches)
+    end = model.evaluate(batches)
     # Four lines that share a start: after "a" or "b" the rest is nearly fixed.
     assert start > 1.5 and end < 0.6
 

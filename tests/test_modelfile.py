@@ -4,11 +4,11 @@ import zipfile
 import numpy as np
 import pytest
 
-from charlm import modelfile
+from charlm.store import modelfile
 from charlm.errors import ModelFileError
-from charlm.model import LanguageModel, ModelConfig
-from charlm.text import TextConfig
-from charlm.vocab import Vocab
+from charlm.lm.model import LanguageModel, ModelConfig
+from charlm.text.tokens import TextConfig
+from charlm.text.vocab import Vocab
 
 
 def make_bundle(rng, dtype=np.float32, **kw):

@@ -5,7 +5,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from charlm import bundled
+from charlm.text import bundled
 from charlm.cli.app import cli
 from conftest import shared_file
 
@@ -77,7 +77,7 @@ LANGUAGE_FILES = {"en": "text/en_alice.txt", "fr": "text/fr_monte_cristo_1.txt",
 def test_word_tokenizer_on_real_text(lang):
     import regex
 
-    from charlm.text import TextConfig, detokenize, tokenize
+    from charlm.text.tokens import TextConfig, detokenize, tokenize
 
     path = shared_file(LANGUAGE_FILES[lang])
     cfg = TextConfig(level="word")
@@ -99,9 +99,9 @@ def test_word_tokenizer_on_real_text(lang):
 
 
 def test_char_level_cyrillic_and_accents_are_single_tokens():
-    from charlm.corpus import type_stream
-    from charlm.reader import Source
-    from charlm.text import TextConfig
+    from charlm.text.corpus import type_stream
+    from charlm.text.reader import Source
+    from charlm.text.tokens import TextConfig
 
     path = shared_file(LANGUAGE_FILES["ru"])
     s = type_stream([Source(str(path), path=str(path))], TextConfig())

@@ -3,10 +3,11 @@
 import numpy as np
 import pytest
 
-from charlm import modelfile, session
+from charlm.store import modelfile
+from charlm.lm import session
 from charlm.errors import UsageError
-from charlm.text import TextConfig
-from charlm.train import Checkpointed, Evaluated, Finished, Stepped, TrainConfig, Warned
+from charlm.text.tokens import TextConfig
+from charlm.training.trainer import Checkpointed, Evaluated, Finished, Stepped, TrainConfig, Warned
 
 
 def corpus(tmp_path):
@@ -107,7 +108,7 @@ def test_nan_is_survived_by_rolling_back(tmp_path):
 
 
 def test_divergence_stops_cleanly_and_keeps_best_model(tmp_path):
-    from charlm.train import TrainingDiverged
+    from charlm.training.trainer import TrainingDiverged
 
     good = fresh(tmp_path, 8, "float32")
     list(good.trainer.run())

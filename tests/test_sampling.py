@@ -2,12 +2,12 @@ import numpy as np
 import pytest
 
 from charlm.errors import CharlmError
-from charlm.model import LanguageModel, ModelConfig
-from charlm.corpus import type_stream
-from charlm.sampling import (Piece, collect, draw, encode_prime, in_order, line_key,
-                             novel_samples, prime_logprobs, sample)
-from charlm.text import TextConfig
-from charlm.vocab import EOS_ID, UNK_ID, Vocab
+from charlm.lm.model import LanguageModel, ModelConfig
+from charlm.text.corpus import type_stream
+from charlm.lm.sampling import (Piece, collect, draw, encode_prime, in_order, novel_samples,
+                                prime_logprobs, sample)
+from charlm.text.tokens import TextConfig, line_key
+from charlm.text.vocab import EOS_ID, UNK_ID, Vocab
 
 VOCAB = Vocab(["<eos>", "<unk>", "a", "b", "c", "d"])
 

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from charlm import modelfile
+from charlm.store import modelfile
 from charlm.cli.app import cli
-from charlm.model import LanguageModel, ModelConfig
-from charlm.text import TextConfig
-from charlm.vocab import Vocab
+from charlm.lm.model import LanguageModel, ModelConfig
+from charlm.text.tokens import TextConfig
+from charlm.text.vocab import Vocab
 
 ANSI = re.compile(r"\x1b\[")
 CHARS = list("abcdefgh ,.") + ["\n"]
@@ -178,7 +178,7 @@ def test_heatmap(lines_model, monkeypatch):
     plain = score(lines_model, "--heatmap", input="abc\nzz\n").stdout
     assert plain.splitlines()[0].startswith("abc↵") and not ANSI.search(plain)
     from charlm.cli.score_render import HeatmapWriter
-    from charlm.scoring import Scorer
+    from charlm.lm.scoring import Scorer
     import io
 
     b = modelfile.load(lines_model)

@@ -3,11 +3,11 @@ import math
 import numpy as np
 import pytest
 
-from charlm import modelfile
-from charlm.model import LanguageModel, ModelConfig
-from charlm.scoring import Summary, score_lines
-from charlm.text import TextConfig
-from charlm.vocab import Vocab
+from charlm.store import modelfile
+from charlm.lm.model import LanguageModel, ModelConfig
+from charlm.lm.scoring import Summary, score_lines
+from charlm.text.tokens import TextConfig
+from charlm.text.vocab import Vocab
 
 VOCAB = Vocab(["<eos>", "<unk>", "a", "b", "c", " "])
 

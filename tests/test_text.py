@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
-from charlm.corpus import Batches, build_vocab, encode, shuffle_lines, split_validation, type_stream
+from charlm.text.corpus import Batches, build_vocab, encode, shuffle_lines, split_validation, type_stream
 from charlm.errors import UsageError
-from charlm.text import TextConfig, detokenize, tokenize
-from charlm.vocab import EOS, EOS_ID, UNK, UNK_ID, Vocab, id_dtype
+from charlm.text.tokens import TextConfig, detokenize, tokenize
+from charlm.text.vocab import EOS, EOS_ID, UNK, UNK_ID, Vocab, id_dtype
 
 
 def words(text, **kw):

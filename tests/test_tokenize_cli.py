@@ -5,7 +5,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from charlm import modelfile
+from charlm.store import modelfile
 from charlm.cli.app import cli
 
 

@@ -10,7 +10,7 @@ import time
 import pytest
 from click.testing import CliRunner
 
-from charlm import modelfile
+from charlm.store import modelfile
 from charlm.cli.app import cli
 
 ANSI = re.compile(r"\x1b\[")

@@ -7,8 +7,8 @@ import sys
 import click
 from rich.console import Console
 
-from charlm.modelfile import DEFAULT_MODEL, MODEL_ENV, default_model_path, load
-from charlm.text import LEVELS, NORMALIZATIONS, SPLITS
+from charlm.store.modelfile import DEFAULT_MODEL, MODEL_ENV, default_model_path, load
+from charlm.text.tokens import LEVELS, NORMALIZATIONS, SPLITS
 
 
 def model_option(f):

@@ -7,7 +7,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from charlm import bundled
+from charlm.text import bundled
 
 
 @click.command()

@@ -56,9 +56,9 @@ def generate(model_path, num_samples, length, temperature, top_k, top_p, greedy,
     import numpy as np
 
     from charlm.errors import CharlmError, UsageError
-    from charlm.sampling import (NOVEL_ARRAY, collect, encode_prime, in_order,
+    from charlm.lm.sampling import (NOVEL_ARRAY, collect, encode_prime, in_order,
                                  novel_samples, prime_logprobs, sample)
-    from charlm.text import Detokenizer, tokenize
+    from charlm.text.tokens import Detokenizer, tokenize
 
     if logprobs and fmt != "jsonl":
         raise UsageError("--logprobs lists tokens in the JSON output: add --format jsonl")

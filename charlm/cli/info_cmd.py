@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from charlm.cli.common import model_option
-from charlm.modelfile import default_model_path
+from charlm.store.modelfile import default_model_path
 
 
 @click.command()
@@ -19,7 +19,7 @@ from charlm.modelfile import default_model_path
 def info(model, model_path, fmt):
     """Describe MODEL (a model file or checkpoint): settings, every parameter with its
     shape in the notes' notation, the vocabulary and the training history."""
-    from charlm.info import describe
+    from charlm.store.info import describe
 
     d = describe(model or model_path or default_model_path())
     if fmt == "json":

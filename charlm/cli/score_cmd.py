@@ -44,7 +44,7 @@ def score(model_path, files, fmt, split, no_eos, per_token, summary_only, heatma
     character. The corpus summary goes to stderr (stdout with kenlm, json and
     --summary-only).
     """
-    from charlm.scoring import Scorer, Summary
+    from charlm.lm.scoring import Scorer, Summary
 
     bundle = load_model(model_path)
     if not files:

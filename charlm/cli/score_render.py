@@ -11,7 +11,7 @@ import math
 from rich.console import Console
 from rich.text import Text
 
-from charlm.text import Detokenizer, display_token
+from charlm.text.tokens import Detokenizer, display_token
 
 # Surprisal bands (bits) and their background colours for --heatmap.
 HEAT = [(1, "#1a9850"), (2, "#91cf60"), (4, "#d9ef8b"), (6, "#fee08b"), (8, "#fc8d59"),

@@ -37,10 +37,10 @@ def tokenize(corpus, level, split, lowercase, normalize, graphemes, min_count, m
     replaced by U+FFFD in the counts); --encoding-errors says how training will treat
     it.
     """
-    from charlm.corpus import resolve_sources
-    from charlm.report import analyze, save_vocab
-    from charlm.session import default_min_count
-    from charlm.text import TextConfig
+    from charlm.text.corpus import resolve_sources
+    from charlm.text.report import analyze, save_vocab
+    from charlm.lm.session import default_min_count
+    from charlm.text.tokens import TextConfig
 
     cfg = TextConfig(level=level, split=split, lowercase=lowercase, normalize=normalize,
                      graphemes=graphemes)
@@ -63,7 +63,7 @@ def tokenize(corpus, level, split, lowercase, normalize, graphemes, min_count, m
 
 
 def render(r, con):
-    from charlm.report import shown
+    from charlm.text.report import shown
 
     files = Table("file", "bytes", "lines", "characters", "words", box=None, pad_edge=False)
     for f in r["files"]:

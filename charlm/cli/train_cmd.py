@@ -11,10 +11,10 @@ from click.core import ParameterSource
 from charlm.cli.common import (Duration, ReadingProgress, err_console, live_display,
                                progress_option, text_options)
 from charlm.cli.train_display import TrainDisplay
-from charlm.modelfile import DEFAULT_MODEL, MODEL_ENV
-from charlm.schedule import SCHEDULES
-from charlm.text import TextConfig
-from charlm.train import TrainConfig
+from charlm.store.modelfile import DEFAULT_MODEL, MODEL_ENV
+from charlm.training.schedule import SCHEDULES
+from charlm.text.tokens import TextConfig
+from charlm.training.trainer import TrainConfig
 
 # Exit statuses after a signal, as shells report them (128 + signal number).
 EXIT_INTERRUPTED = 130
@@ -132,7 +132,7 @@ def train(ctx, corpus, output, resume_path, checkpoint_path, progress, quiet, lo
     is written next to it. Ctrl-C (or SIGTERM) finishes the current step, saves, and
     prints the command that resumes the run exactly.
     """
-    from charlm import session
+    from charlm.lm import session
 
     stdin_bytes = sys.stdin.buffer.read() if "-" in corpus else None
     command = _command_line()
@@ -206,7 +206,7 @@ def _fixed_vocab(path, text_cfg, opts, given):
     """The vocabulary of --vocab and its text settings; options that contradict it
     are refused."""
     from charlm.errors import UsageError
-    from charlm.report import load_vocab
+    from charlm.text.report import load_vocab
 
     vocab, vocab_cfg = load_vocab(path)
     clash = [f"--{k.replace('_', '-')}" for k in TEXT_FIELDS

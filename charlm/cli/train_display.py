@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from charlm.cli.common import live_display
-from charlm.train import Checkpointed, Evaluated, Finished, Sampled, Started, Stepped, Warned
+from charlm.training.trainer import Checkpointed, Evaluated, Finished, Sampled, Started, Stepped, Warned
 
 LN2 = math.log(2.0)
 REASONS = {"steps": "step limit", "epochs": "epoch limit", "time": "time limit",

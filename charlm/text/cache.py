@@ -55,7 +55,7 @@ def key(sources, text_cfg, collect_lines, encoding_errors):
 
 def load(k):
     """The cached TypeStream for key ``k``, or None."""
-    from charlm.corpus import TypeStream
+    from charlm.text.corpus import TypeStream
 
     d = cache_dir()
     meta_path = os.path.join(d, k + ".json")

@@ -19,14 +19,13 @@ never empty.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from charlm.errors import CharlmError, UsageError
-from charlm.text import Detokenizer, tokenize
-from charlm.vocab import EOS_ID, UNK_ID
+from charlm.text.tokens import Detokenizer, key_join, line_key, tokenize
+from charlm.text.vocab import EOS_ID, UNK_ID
 
 
 @dataclass
@@ -230,23 +229,6 @@ def sample_texts(model, vocab, text_cfg, num_samples, length, temperature=1.0, r
 
 # The model-file array holding the sorted hashes of the training corpus's lines.
 NOVEL_ARRAY = "novel/line_hashes"
-
-
-def text_key(text):
-    """8 bytes of BLAKE2b of ``text``, as an unsigned integer."""
-    data = text.encode("utf-8", "surrogatepass")
-    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little")
-
-
-def line_key(tokens, join="\x1f"):
-    """The hash of a line's tokens. Tokens are joined with ``join``: "" at char level
-    (giving the line's own text), a separator at word level, where the spaces between
-    words are not tokens."""
-    return text_key(join.join(tokens))
-
-
-def key_join(text_cfg):
-    return "" if text_cfg.level == "char" else "\x1f"
 
 
 def novel_samples(model, vocab, text_cfg, num_samples, known, max_tries=None, **kwargs):

@@ -6,7 +6,7 @@ checkpoints from which :func:`resume` continues exactly.
 A checkpoint is a model file of kind ``checkpoint``: the current parameters, the
 optimiser's moments (``optimizer/m/…``, ``optimizer/v/…``), the hidden state carried
 into the next window (``carried/layerL.a``, ``…c``), and in its header the
-:class:`~charlm.train.TrainState`, the training settings and where the data came
+:class:`~charlm.training.trainer.TrainState`, the training settings and where the data came
 from. When the corpus came from standard input, its token ids are stored too
 (``data/train``, ``data/val``); otherwise resuming reads the corpus again and checks
 that it still gives exactly the same token ids.
@@ -15,17 +15,19 @@ that it still gives exactly the same token ids.
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from charlm import cache, modelfile
-from charlm.corpus import Batches, Prepared, prepare, resolve_sources, type_stream
+from charlm.text import cache
+from charlm.store import modelfile
+from charlm.text.corpus import Batches, Prepared, prepare, resolve_sources, type_stream
 from charlm.errors import ModelFileError, UsageError
-from charlm.model import LanguageModel, ModelConfig
-from charlm.sampling import NOVEL_ARRAY, sample_texts
-from charlm.train import RESUME_MAY_CHANGE, Trainer, TrainConfig, TrainState
+from charlm.lm.model import LanguageModel, ModelConfig
+from charlm.lm.sampling import NOVEL_ARRAY, sample_texts
+from charlm.training.run import (apply_overrides, carried_from_arrays, check_outputs,
+                                 checkpoint_path)
+from charlm.training.trainer import Trainer, TrainConfig, TrainState
 
 # Validation is forward only and cheap per token: read more rows at once.
 _VAL_ROWS = 128
@@ -59,12 +61,6 @@ def default_min_count(level):
     return 1 if level == "char" else 2
 
 
-def checkpoint_path(output):
-    """model.npz → model.ckpt.npz"""
-    base = output[:-4] if output.endswith(".npz") else output
-    return base + ".ckpt.npz"
-
-
 def _fingerprint(prepared):
     h = hashlib.blake2b(digest_size=16)
     for a in (prepared.train_ids, prepared.val_ids):
@@ -74,17 +70,9 @@ def _fingerprint(prepared):
     return h.hexdigest()
 
 
-def _check_output(path):
-    if os.path.isdir(path):
-        raise UsageError(f"{path}: is a directory; give a file name")
-    parent = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(parent):
-        raise UsageError(f"{path}: directory {parent} does not exist")
-
-
 def read_corpus(sources, text_cfg, encoding_errors="strict", stdin_bytes=None,
                 progress=None, use_cache=True):
-    """Sources and their :class:`~charlm.corpus.TypeStream`, from the cache when the
+    """Sources and their :class:`~charlm.text.corpus.TypeStream`, from the cache when the
     same files were tokenized the same way before."""
     srcs = resolve_sources(sources, stdin_bytes)
     collect = text_cfg.split == "lines"
@@ -110,10 +98,7 @@ def start(sources, text_cfg, train_cfg, *, cell="lstm", hidden=128, layers=2,
         raise UsageError("--val-fraction must be in [0, 1)")
     output = output or modelfile.default_model_path()
     checkpoint = checkpoint or checkpoint_path(output)
-    for path in (output, checkpoint):
-        _check_output(path)
-    if os.path.abspath(output) == os.path.abspath(checkpoint):
-        raise UsageError("the checkpoint and the model file must be different files")
+    check_outputs(output, checkpoint)
     srcs, stream = read_corpus(sources, text_cfg, encoding_errors, stdin_bytes, progress,
                                use_cache)
     rng = np.random.default_rng(train_cfg.seed)
@@ -212,23 +197,10 @@ def resume(path, overrides=None, sources=None, stdin_bytes=None, output=None, co
         cfg_dict, state_dict, run_info = saved["config"], saved["state"], dict(saved["run"])
     except (KeyError, TypeError):
         raise ModelFileError(f"{path}: the checkpoint lacks its resume information") from None
-    cfg_dict = dict(cfg_dict)
     fixed = dict(bundle.model.config.to_dict(), **bundle.text.to_dict(),
                  min_count=run_info.get("min_count"), max_vocab=run_info.get("max_vocab"),
                  encoding_errors=run_info.get("encoding_errors"))
-    changes, refused = [], []
-    for key, new in (overrides or {}).items():
-        old = cfg_dict[key] if key in cfg_dict else fixed.get(key)
-        if new == old:
-            continue
-        if key in RESUME_MAY_CHANGE:
-            changes.append((key, old, new))
-            cfg_dict[key] = new
-        elif key in cfg_dict or key in fixed:
-            refused.append(f"--{key.replace('_', '-')} {old} → {new}")
-    if refused:
-        raise UsageError("cannot resume with a different " + ", ".join(refused) +
-                         ": that changes the model or its data; start a new run instead")
+    cfg_dict, changes = apply_overrides(cfg_dict, fixed, overrides)
     train_cfg = TrainConfig.from_dict(cfg_dict)
     if output is not None and output != run_info["output"]:
         changes.append(("output", run_info["output"], output))
@@ -259,12 +231,8 @@ def resume(path, overrides=None, sources=None, stdin_bytes=None, output=None, co
     state = TrainState.from_dict(state_dict)
     optimizer_arrays = {k[len("optimizer/"):]: v for k, v in bundle.extra.items()
                         if k.startswith("optimizer/")}
-    carried = None
-    layers = bundle.model.config.layers
-    if "carried/layer1.a" in bundle.extra:
-        names = ("a", "c") if bundle.model.config.cell == "lstm" else ("a",)
-        carried = [tuple(bundle.extra[f"carried/layer{l}.{n}"] for n in names)
-                   for l in range(1, layers + 1)]
+    names = ("a", "c") if bundle.model.config.cell == "lstm" else ("a",)
+    carried = carried_from_arrays(bundle.extra, bundle.model.config.layers, names)
     return _build(bundle.model, prepared, text_cfg, train_cfg, rng, run_info, store_data,
                   state=state, carried=carried, optimizer_arrays=optimizer_arrays,
                   resumed_from=path, changes=changes, known_lines=known_lines)

@@ -1,8 +1,17 @@
 """The training loop. It knows nothing about terminals: it yields events that a front
 end renders, and calls back when a model or checkpoint should be written.
 
-One step = one window of T steps on N rows (truncated BPTT, see
-:mod:`charlm.corpus`): forward, backward, clip the gradient's global norm, update.
+The loop is written once for every kind of model. It knows a model only through a
+small interface: ``params`` ({name: array}), ``forward(x, y, mask, state, rng,
+train)`` → (mean loss, state carried to the next batch or None, cache),
+``backward(cache)`` → {name: gradient}, ``evaluate(batches)`` → a validation loss
+(lower is better), ``num_params()`` and ``chance_loss()`` (the loss of a uniform
+guess). Batches come from an object with ``epoch(rng)`` → a list of (x, y, mask) and
+``tokens()``.
+
+One step = one batch (for the language model a window of T steps on N rows,
+truncated BPTT, see :mod:`charlm.text.corpus`): forward, backward, clip the
+gradient's global norm, update.
 Every ``eval_every`` steps and at the end the validation loss is measured; the best
 model by validation loss is the one that is saved.
 
@@ -28,9 +37,9 @@ import numpy as np
 
 from charlm.settings import Settings
 from charlm.errors import CharlmError, UsageError
-from charlm.ops import clip_by_global_norm
-from charlm.optim import OPTIMIZERS
-from charlm.schedule import SCHEDULES, learning_rate
+from charlm.engine.ops import clip_by_global_norm
+from charlm.engine.optim import OPTIMIZERS
+from charlm.training.schedule import SCHEDULES, learning_rate
 
 LN2 = math.log(2.0)
 MAX_RECOVERIES = 5
@@ -59,7 +68,7 @@ class TrainConfig(Settings):
     val_max_tokens: int | None = 1_000_000  # ... but at most this many tokens
     seed: int = 1               # everything random (init, split, shuffling, dropout)
     dtype: str = "float32"      # float32 | float64
-    lr_schedule: str = "constant"    # constant | step | cosine (see charlm.schedule)
+    lr_schedule: str = "constant"    # constant | step | cosine (see charlm.training.schedule)
     warmup: int = 0             # steps of linear warm-up
     lr_decay: float = 0.5       # step schedule: multiply the rate by this ...
     lr_decay_every: float = 5.0  # ... every this many epochs
@@ -174,21 +183,6 @@ class Finished:
     summary: dict = field(default_factory=dict)
 
 
-def evaluate(model, batches):
-    """Mean loss in nats per token over every window of ``batches`` (forward only)."""
-    total, count = 0.0, 0.0
-    state = None
-    for x, y, mask in batches.epoch():
-        lp, state = model.log_probs(x, y, state)
-        if mask is None:
-            total -= lp.sum()
-            count += lp.size
-        else:
-            total -= (lp * mask).sum()
-            count += mask.sum()
-    return total / max(count, 1.0)
-
-
 def _finite(x):
     return x is not None and math.isfinite(x)
 
@@ -225,7 +219,7 @@ class Trainer:
         self.stop_request = None
         # A mean loss this far above a uniform guess (ln V) only comes from weights
         # that blew up: treat it like a NaN.
-        self.loss_ceiling = BLOWUP_FACTOR * max(math.log(model.config.vocab_size), 1.0)
+        self.loss_ceiling = BLOWUP_FACTOR * max(model.chance_loss(), 1.0)
         self.last_grad_norm = float("nan")
         self.last_val = self.state.best_val
 
@@ -329,7 +323,7 @@ class Trainer:
         yield Started(steps_per_epoch, min(totals) if totals else None,
                       self.train_batches.tokens(),
                       self.val_batches.tokens() if self.val_batches else 0,
-                      model.config.num_params(), s.step)
+                      model.num_params(), s.step)
 
         self._snapshot()
         session_start = time.perf_counter()
@@ -425,7 +419,7 @@ class Trainer:
     def _evaluate(self, lr, count_patience):
         s = self.state
         with np.errstate(over="ignore", invalid="ignore"):
-            val = evaluate(self.model, self.val_batches) if self.val_batches else None
+            val = self.model.evaluate(self.val_batches) if self.val_batches else None
         improved = _finite(val) and (s.best_val is None or val < s.best_val)
         if improved:
             s.best_val, s.best_step = val, s.step

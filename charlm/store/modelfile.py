@@ -28,9 +28,9 @@ import numpy as np
 from charlm import __version__
 from charlm.errors import ModelFileError
 from charlm.files import atomic_write
-from charlm.model import LanguageModel, ModelConfig
-from charlm.text import TextConfig
-from charlm.vocab import Vocab
+from charlm.lm.model import LanguageModel, ModelConfig
+from charlm.text.tokens import TextConfig
+from charlm.text.vocab import Vocab
 
 FORMAT = "charlm"
 VERSION = 1

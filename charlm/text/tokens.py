@@ -32,6 +32,7 @@ Framing (``split``):
 
 from __future__ import annotations
 
+import hashlib
 import unicodedata
 from dataclasses import dataclass
 
@@ -179,3 +180,22 @@ def display_token(tok):
     if tok == "\t":
         return "\\t"
     return tok
+
+
+# --- line keys (for `generate --novel`) ----------------------------------------------
+
+def text_key(text):
+    """8 bytes of BLAKE2b of ``text``, as an unsigned integer."""
+    data = text.encode("utf-8", "surrogatepass")
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little")
+
+
+def line_key(tokens, join="\x1f"):
+    """The hash of a line's tokens. Tokens are joined with ``join``: "" at char level
+    (giving the line's own text), a separator at word level, where the spaces between
+    words are not tokens."""
+    return text_key(join.join(tokens))
+
+
+def key_join(text_cfg):
+    return "" if text_cfg.level == "char" else "\x1f"

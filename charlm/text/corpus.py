@@ -3,8 +3,8 @@
 Steps, each a function here:
 
 1. :func:`resolve_sources` turns corpus arguments (files, directories, ``-``,
-   bundled names) into :class:`~charlm.reader.Source` objects.
-2. :func:`type_stream` reads them chunk by chunk (:mod:`charlm.reader`) and turns
+   bundled names) into :class:`~charlm.text.reader.Source` objects.
+2. :func:`type_stream` reads them chunk by chunk (:mod:`charlm.text.reader`) and turns
    the text into a stream of *type* ids: every distinct token gets one, id 0 marks
    the end of a line (``--split lines``). At character level this is vectorised over
    code points. Memory holds the id stream (2 bytes a token, 4 beyond 65,535 types)
@@ -25,9 +25,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from charlm.errors import CorpusError
-from charlm.reader import CHUNK_BYTES, Source, read_chunks
-from charlm.text import NEWLINE, TOKEN_PATTERN, GRAPHEME_PATTERN, normalize_text
-from charlm.vocab import EOS, EOS_ID, UNK_ID, Vocab
+from charlm.text.reader import CHUNK_BYTES, Source, read_chunks
+from charlm.text.tokens import NEWLINE, TOKEN_PATTERN, GRAPHEME_PATTERN, normalize_text
+from charlm.text.vocab import EOS, EOS_ID, UNK_ID, Vocab
 
 _UNSEEN = np.uint32(0xFFFFFFFF)
 _BLOCK = 1 << 23                # tokens per block when splitting and encoding
@@ -60,7 +60,7 @@ def resolve_sources(sources, stdin_bytes=None):
     standard input (its bytes passed as ``stdin_bytes``), or the name of a bundled
     corpus. No arguments means the bundled default corpus.
     """
-    from charlm import bundled
+    from charlm.text import bundled
 
     if not sources:
         sources = [bundled.DEFAULT]
@@ -199,8 +199,7 @@ class _Builder:
         """Sorted hashes of the distinct non-empty lines, keyed as samples are."""
         if self.seen_lines is None:
             return None
-        from charlm.sampling import key_join, line_key, text_key
-        from charlm.text import split_tokens
+        from charlm.text.tokens import key_join, line_key, split_tokens, text_key
 
         lines = [line for line in self.seen_lines if line]
         if self.cfg.level == "char":
@@ -222,11 +221,11 @@ def type_stream(sources, cfg, encoding_errors="strict", collect_lines=False, pro
     does not end with one) and the newline is an ordinary token.
     ``collect_lines``: also keep hashes of the lines (for ``generate --novel``).
     ``progress``: called with (bytes read, bytes in all) after every chunk.
-    ``oddities``: a dict filled with an :class:`~charlm.reader.Oddities` per source.
+    ``oddities``: a dict filled with an :class:`~charlm.text.reader.Oddities` per source.
     ``chunk_bytes``: read size (the result does not depend on it).
     ``long_line``: with ``oddities``, report lines longer than this.
     """
-    from charlm.reader import Oddities
+    from charlm.text.reader import Oddities
 
     sources = [s if isinstance(s, Source) else Source("<text>", data=s.encode("utf-8"))
                for s in sources]

@@ -15,11 +15,11 @@ import json
 
 import numpy as np
 
-from charlm.corpus import build_vocab, type_stream
+from charlm.text.corpus import build_vocab, type_stream
 from charlm.errors import ModelFileError, UsageError
 from charlm.files import atomic_write
-from charlm.text import TextConfig, display_token
-from charlm.vocab import Vocab
+from charlm.text.tokens import TextConfig, display_token
+from charlm.text.vocab import Vocab
 
 VOCAB_FORMAT = "charlm-vocab"
 VOCAB_VERSION = 1
@@ -27,7 +27,7 @@ VOCAB_VERSION = 1
 
 def analyze(sources, cfg, min_count=1, max_vocab=None, long_line=10000, top=20,
             progress=None):
-    """A report on ``sources`` (:class:`~charlm.reader.Source` objects) as ``cfg``
+    """A report on ``sources`` (:class:`~charlm.text.reader.Source` objects) as ``cfg``
     would tokenize them. Returns (report dict, the Vocab it describes)."""
     oddities = {}
     stream = type_stream(sources, cfg, encoding_errors="replace", progress=progress,

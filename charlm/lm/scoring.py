@@ -27,8 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from charlm.text import NEWLINE, normalize_text, split_tokens
-from charlm.vocab import EOS, EOS_ID
+from charlm.text.tokens import NEWLINE, normalize_text, split_tokens
+from charlm.text.vocab import EOS, EOS_ID
 
 LOG10_E = 1.0 / math.log(10.0)
 LOG2_E = 1.0 / math.log(2.0)

@@ -27,14 +27,15 @@ The stacked matrix of the notes is W_a = [W_aa | W_ax], shape (G*H, H + D).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from charlm.cells import CELLS
+from charlm.engine.cells import CELLS
 from charlm.settings import Settings
-from charlm.layers import recurrent_backward, recurrent_forward, recurrent_run, zero_state
-from charlm.ops import (
+from charlm.engine.layers import recurrent_backward, recurrent_forward, recurrent_run, zero_state
+from charlm.engine.ops import (
     affine_backward,
     affine_forward,
     dropout_backward,
@@ -254,6 +255,31 @@ class LanguageModel:
         logp = log_softmax(logits, axis=1)
         picked = np.take_along_axis(logp, y.T[:, None, :], axis=1)[:, 0, :]   # (T, N)
         return picked.T.astype(np.float64), new_state
+
+    # --- what the shared training loop asks of a model -------------------------------
+
+    def num_params(self):
+        return self.config.num_params()
+
+    def chance_loss(self):
+        """The loss of a uniform guess, ln V: a mean loss far above it means the
+        weights blew up."""
+        return math.log(self.config.vocab_size)
+
+    def evaluate(self, batches):
+        """Mean loss in nats per token over every window of ``batches`` (forward only,
+        the state carried from window to window). Lower is better."""
+        total, count = 0.0, 0.0
+        state = None
+        for x, y, mask in batches.epoch():
+            lp, state = self.log_probs(x, y, state)
+            if mask is None:
+                total -= lp.sum()
+                count += lp.size
+            else:
+                total -= (lp * mask).sum()
+                count += mask.sum()
+        return total / max(count, 1.0)
 
     def stepper(self):
         """A :class:`Stepper` for token-by-token use (sampling)."""

@@ -2,7 +2,7 @@
 
 Every cell receives ``xp = W_ax x⟨t⟩ + b_a``, the input part of its pre-activations,
 already computed for the whole window by one matrix product (see
-:mod:`charlm.layers`), and adds the recurrent part ``W_aa a⟨t-1⟩`` itself. Together
+:mod:`charlm.engine.layers`), and adds the recurrent part ``W_aa a⟨t-1⟩`` itself. Together
 that is the notes' ``W_a [a⟨t-1⟩, x⟨t⟩] + b_a`` with ``W_a = [W_aa | W_ax]``.
 
 The gates of a cell are fused: their weights are stacked by rows into one
@@ -55,7 +55,7 @@ from typing import Callable
 
 import numpy as np
 
-from charlm.ops import sigmoid
+from charlm.engine.ops import sigmoid
 
 # Row blocks of the fused matrices, top to bottom. Sigmoid gates come first so one
 # call activates all of them; the tanh candidate is last.

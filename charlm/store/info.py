@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import os
 
-from charlm import modelfile
+from charlm.store import modelfile
 
 EQUATIONS = {
     "rnn": ["a⟨t⟩ = tanh(W_aa a⟨t-1⟩ + W_ax x⟨t⟩ + b_a)"],

@@ -1,0 +1,1 @@
+"""Sequence tagging with a bidirectional RNN (parts of speech, named entities)."""

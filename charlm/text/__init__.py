@@ -1,0 +1,10 @@
+"""Bytes to tokens to ids and back. Never imports the engine.
+
+* :mod:`~charlm.text.reader`: chunked reading of files and stdin, encodings, oddities;
+* :mod:`~charlm.text.tokens`: normalisation, the tokenizer, the detokenizer, line keys;
+* :mod:`~charlm.text.vocab`: vocabularies with EOS and UNK;
+* :mod:`~charlm.text.corpus`: corpus → type-id stream → vocabulary → BPTT batches;
+* :mod:`~charlm.text.cache`: the token cache (``.charlm-cache/``);
+* :mod:`~charlm.text.report`: ``charlm tokenize``'s report and saved vocabularies;
+* :mod:`~charlm.text.bundled`: the corpora that ship in the wheel.
+"""

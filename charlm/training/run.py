@@ -1,0 +1,68 @@
+"""What every training run shares, whatever it trains: where its files go, which
+settings a resumed run may change, and how the carried state is stored.
+
+The language model's run (:mod:`charlm.lm.session`) and the tagger's use these, so a
+model file, a checkpoint and ``--resume`` behave the same for both.
+"""
+
+from __future__ import annotations
+
+import os
+
+from charlm.errors import UsageError
+from charlm.training.trainer import RESUME_MAY_CHANGE
+
+
+def checkpoint_path(output):
+    """model.npz → model.ckpt.npz"""
+    base = output[:-4] if output.endswith(".npz") else output
+    return base + ".ckpt.npz"
+
+
+def check_output(path):
+    """Refuse an output path that can never be written, before any work is done."""
+    if os.path.isdir(path):
+        raise UsageError(f"{path}: is a directory; give a file name")
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise UsageError(f"{path}: directory {parent} does not exist")
+
+
+def check_outputs(output, checkpoint):
+    for path in (output, checkpoint):
+        check_output(path)
+    if os.path.abspath(output) == os.path.abspath(checkpoint):
+        raise UsageError("the checkpoint and the model file must be different files")
+
+
+def apply_overrides(cfg_dict, fixed, overrides):
+    """The training settings of a resumed run.
+
+    ``cfg_dict``: the saved TrainConfig as a dict; ``fixed``: settings of the model and
+    its data that can never change; ``overrides``: what the user gave explicitly.
+    Settings in RESUME_MAY_CHANGE take their new values; any other difference is
+    refused. Returns (new cfg_dict, [(setting, old, new), ...]).
+    """
+    cfg_dict = dict(cfg_dict)
+    changes, refused = [], []
+    for key, new in (overrides or {}).items():
+        old = cfg_dict[key] if key in cfg_dict else fixed.get(key)
+        if new == old:
+            continue
+        if key in RESUME_MAY_CHANGE:
+            changes.append((key, old, new))
+            cfg_dict[key] = new
+        elif key in cfg_dict or key in fixed:
+            refused.append(f"--{key.replace('_', '-')} {old} → {new}")
+    if refused:
+        raise UsageError("cannot resume with a different " + ", ".join(refused) +
+                         ": that changes the model or its data; start a new run instead")
+    return cfg_dict, changes
+
+
+def carried_from_arrays(extra, layers, names):
+    """The hidden state a checkpoint carried into the next window, or None.
+    ``names``: the state's parts per layer, ("a",) or ("a", "c") for the LSTM."""
+    if "carried/layer1.a" not in extra:
+        return None
+    return [tuple(extra[f"carried/layer{l}.{n}"] for n in names) for l in range(1, layers + 1)]

@@ -1,0 +1,52 @@
+"""The package's layer contract ([tool.importlinter] in pyproject.toml), checked with
+import-linter: the engine imports nothing else of charlm, text never touches a model,
+only the command line imports click and rich, and so on."""
+
+import pathlib
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+LINT = shutil.which("lint-imports", path=str(pathlib.Path(sys.executable).parent)) \
+    or shutil.which("lint-imports")
+
+pytestmark = pytest.mark.skipif(LINT is None, reason="import-linter is not installed")
+
+
+def _lint(tree):
+    env = {"PYTHONPATH": str(tree), "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
+    return subprocess.run([LINT, "--config", str(tree / "pyproject.toml"), "--no-cache"],
+                          cwd=tree, capture_output=True, text=True, env=env)
+
+
+def _copy(tmp_path):
+    tree = tmp_path / "tree"
+    shutil.copytree(ROOT / "charlm", tree / "charlm",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tree / "pyproject.toml")
+    return tree
+
+
+def test_the_layer_contract_holds(tmp_path):
+    out = _lint(_copy(tmp_path))
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "0 broken" in out.stdout
+
+
+@pytest.mark.parametrize("module, line", [
+    ("engine/ops.py", "import click"),
+    ("engine/cells.py", "from charlm.errors import CharlmError"),
+    ("text/vocab.py", "from charlm.engine import ops"),
+    ("store/info.py", "from charlm.training import trainer"),
+    ("training/trainer.py", "from charlm.lm import model"),
+])
+def test_a_forbidden_import_breaks_the_contract(tmp_path, module, line):
+    tree = _copy(tmp_path)
+    path = tree / "charlm" / module
+    path.write_text(line + "\n" + path.read_text())
+    out = _lint(tree)
+    assert out.returncode != 0
+    assert "BROKEN" in out.stdout
