@@ -65,8 +65,9 @@ def _register():
     from charlm.cli.score_cmd import score
     from charlm.cli.tokenize_cmd import tokenize
     from charlm.cli.train_cmd import train
+    from charlm.cli.train_tagger_cmd import train_tagger
 
-    for command in (train, generate, score, tokenize, info, corpora):
+    for command in (train, generate, score, tokenize, info, corpora, train_tagger):
         cli.add_command(command)
 
 

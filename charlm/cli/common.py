@@ -18,6 +18,7 @@ def model_option(f):
 
 
 def load_model(path):
+    """A language model (a tagger is refused with one line)."""
     return load(path or default_model_path())
 
 

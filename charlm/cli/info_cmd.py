@@ -17,8 +17,8 @@ from charlm.store.modelfile import default_model_path
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="A readable summary, or JSON for scripts.")
 def info(model, model_path, fmt):
-    """Describe MODEL (a model file or checkpoint): settings, every parameter with its
-    shape in the notes' notation, the vocabulary and the training history."""
+    """Describe MODEL (a model file, tagger or checkpoint): settings, every parameter
+    with its shape in the notes' notation, the vocabulary and the training history."""
     from charlm.store.info import describe
 
     d = describe(model or model_path or default_model_path())
@@ -26,6 +26,11 @@ def info(model, model_path, fmt):
         sys.stdout.write(json.dumps(d, ensure_ascii=False, indent=1) + "\n")
         return
     con = Console(highlight=False, soft_wrap=True)
+    if "tagging" in d:
+        from charlm.cli.tagger_info import render_tagger
+
+        render_tagger(con, d)
+        return
     m, t = d["model"], d["text"]
     con.print(f"[bold]{d['file']}[/]: charlm {d['kind']}, format version {d['version']}, "
               f"{d['bytes']:,} bytes, {d['dtype']}")

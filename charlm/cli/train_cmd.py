@@ -165,6 +165,13 @@ def train(ctx, corpus, output, resume_path, checkpoint_path, progress, quiet, lo
                 log_file=log_file, progress=reading, use_cache=not no_cache)
 
     display = TrainDisplay(console, progress, quiet, run, run.log_file)
+    drive(ctx, run, display, as_json)
+
+
+def drive(ctx, run, display, as_json):
+    """Run a prepared training run to its end, rendering its events: Ctrl-C and
+    SIGTERM ask the trainer to stop after the current step (a second Ctrl-C stops at
+    once); exit status 130/143 after a signal. Shared by every training command."""
     previous = {}
 
     def on_signal(signum, frame):

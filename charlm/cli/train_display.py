@@ -27,9 +27,23 @@ def per_unit(nats, level):
     """Bits per character at char level; perplexity at word level."""
     if nats is None:
         return "n/a"
+    if level is None:                    # a tagger: nats per token, as printed
+        return "nats/token"
     if level == "char":
         return f"{nats / LN2:.3f} bits/char"
     return f"ppl {math.exp(min(nats, 700)):.1f}"
+
+
+def fmt_metrics(metrics):
+    """Validation metrics other than the loss, e.g. "acc 95.12%  F1 71.3"."""
+    if not metrics:
+        return ""
+    names = {"accuracy": ("acc", lambda v: f"{v:.2%}"), "f1": ("F1", lambda v: f"{100 * v:.1f}")}
+    parts = []
+    for k, v in metrics.items():
+        label, fmt = names.get(k, (k, lambda v: f"{v:.4g}"))
+        parts.append(f"{label} {'n/a' if v is None else fmt(v)}")
+    return "  ".join(parts)
 
 
 def fmt_count(n):
@@ -47,11 +61,13 @@ def fmt_time(seconds):
 
 
 class TrainDisplay:
+    command = "train"           # what the resume hint names
+
     def __init__(self, console, progress_mode, quiet, run, log_file=None):
         self.console = console
         self.quiet = quiet
         self.run = run
-        self.level = run.text.level
+        self.level = run.text.level if hasattr(run, "text") else None
         self.live_mode = live_display(console, progress_mode, quiet)
         self.live = None
         self.last = None
@@ -117,6 +133,9 @@ class TrainDisplay:
                  f"{f', embedding {m.embed}' if m.embed else ''}, "
                  f"{fmt_count(ev.num_params)} parameters; {ev.steps_per_epoch} steps per epoch")
         self.say(f"output  {run.output} (best model), {run.checkpoint} (checkpoint)")
+        self._start_live()
+
+    def _start_live(self):
         if self.live_mode:
             self.live = Live(get_renderable=self.panel, console=self.console,
                              refresh_per_second=4, transient=True, redirect_stdout=False,
@@ -135,6 +154,8 @@ class TrainDisplay:
                    "time": round(ev.elapsed, 3), "train_loss": ev.train_loss,
                    "val_loss": ev.val_loss, "lr": ev.lr, "grad_norm": ev.grad_norm,
                    "best_val_loss": ev.best_val_loss, "saved": ev.saved}
+            if ev.metrics is not None:
+                rec.update({f"val_{k}": v for k, v in ev.metrics.items()})
             if ev.val_loss is not None:
                 if self.level == "char":
                     rec["val_bits_per_char"] = ev.val_loss / LN2
@@ -146,7 +167,9 @@ class TrainDisplay:
                f"val {ev.val_loss:.4f} ({per_unit(ev.val_loss, self.level)})")
         train = "n/a" if ev.train_loss is None else f"{ev.train_loss:.4f}"
         mark = "  saved" if ev.saved else ""
-        self.say(f"step {ev.step:>7}  epoch {ev.epoch:7.2f}  train {train}  {val}{mark}")
+        extra = fmt_metrics(ev.metrics)
+        extra = f"  {extra}" if extra else ""
+        self.say(f"step {ev.step:>7}  epoch {ev.epoch:7.2f}  train {train}  {val}{extra}{mark}")
 
     def on_sampled(self, ev):
         text = ev.text.replace("\n", " ⏎ ")
@@ -174,6 +197,8 @@ class TrainDisplay:
                     Text(f"{fmt_time(self._eta(ev))} left"))
         val = ("val -" if self.eval is None or self.eval.val_loss is None else
                f"val {self.eval.val_loss:.3f} ({per_unit(self.eval.val_loss, self.level)})")
+        if self.eval is not None and self.eval.metrics:
+            val += "  " + fmt_metrics(self.eval.metrics)
         stats = Text(f"loss {ev.smooth_loss:.3f} ({per_unit(ev.smooth_loss, self.level)})  "
                      f"{val}  {fmt_count(ev.tokens_per_sec)} tok/s  lr {ev.lr:.2e}  "
                      f"|g| {ev.grad_norm:.2f}  clipped {ev.clipped_fraction:.1%}")
@@ -193,7 +218,7 @@ class TrainDisplay:
             self.console.print(
                 f"stopped at step {s['steps']}; checkpoint saved to {self.run.checkpoint}; "
                 f"the best model so far is in {self.run.output}\n"
-                f"resume with: charlm train --resume {self.run.checkpoint}",
+                f"resume with: charlm {self.command} --resume {self.run.checkpoint}",
                 markup=False, highlight=False)
         if self.quiet:
             return

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import os
 
-from charlm.store import modelfile
+from charlm.store import archive, modelfile, tagfile
 
 EQUATIONS = {
     "rnn": ["a⟨t⟩ = tanh(W_aa a⟨t-1⟩ + W_ax x⟨t⟩ + b_a)"],
@@ -47,7 +47,9 @@ def _meaning(name, cfg):
 
 
 def describe(path):
-    """A dict describing the model file or checkpoint at ``path``."""
+    """A dict describing the model file, tagger or checkpoint at ``path``."""
+    if archive.read_kind(path) in archive.TAGGER_KINDS:
+        return describe_tagger(path)
     b = modelfile.load(path)
     cfg, vocab, text = b.model.config, b.vocab, b.text
     H = cfg.hidden
@@ -98,4 +100,69 @@ def describe(path):
                          "lr_scale": st.get("lr_scale"),
                          "output": resume.get("run", {}).get("output"),
                          "optimizer_arrays": sorted(k for k in b.extra if k.startswith("optimizer/"))[:4]}
+    return out
+
+
+# --- taggers -------------------------------------------------------------------------
+
+def _tagger_meaning(name, cfg):
+    if name == "W_ex":
+        return "word embedding: W_ex w⟨t⟩"
+    if name == "char.W_ce":
+        return "character embedding"
+    if name == "W_y":
+        return "output projection: W_y [a→⟨t⟩; a←⟨t⟩]"
+    if name == "b_y":
+        return "output bias"
+    prefix, d, short = name.split(".")
+    arrow = "a→" if d == "fw" else "a←"
+    where = ("character BiRNN" if prefix == "char" else f"layer {prefix[5:]}")
+    inp = ("the character embedding" if prefix == "char" else
+           "x⟨t⟩ = [W_ex w⟨t⟩; c⟨t⟩]" if prefix == "layer1" else
+           f"[a→; a←] of layer {int(prefix[5:]) - 1}")
+    gates = ", ".join(cfg.cell_spec.gates)
+    return {"W_aa": f"{where}, {arrow}: recurrent weights, gates {gates} stacked by rows",
+            "W_ax": f"{where}, {arrow}: input weights on {inp}",
+            "b_a": f"{where}, {arrow}: biases, gates {gates}"}[short]
+
+
+def describe_tagger(path):
+    """A dict describing a tagger or its checkpoint, in the notes' notation."""
+    b = tagfile.load(path)
+    cfg, vocab = b.model.config, b.vocab
+    cell = cfg.cell.upper()
+    equations = [
+        f"c⟨t⟩ = [a→⟨len⟩; a←⟨1⟩] of a character Bi{cell} (H_c = {cfg.char_hidden}) "
+        "over the word's characters",
+        "x⟨t⟩ = [W_ex w⟨t⟩; c⟨t⟩]",
+        f"a→⟨t⟩ = {cell}→(a→⟨t-1⟩, x⟨t⟩)      left to right",
+        f"a←⟨t⟩ = {cell}←(a←⟨t+1⟩, x⟨t⟩)      right to left, within the sentence",
+    ]
+    if cfg.layers > 1:
+        equations.append(f"layers 2..{cfg.layers}: the same over [a→⟨t⟩; a←⟨t⟩] of the "
+                         "layer below")
+    equations += ["each direction's cell:"] + ["  " + e for e in EQUATIONS[cfg.cell]]
+    equations.append("ŷ⟨t⟩ = softmax(W_y [a→⟨t⟩; a←⟨t⟩] + b_y)")
+    arrays = [{"name": n, "shape": list(a.shape), "size": int(a.size),
+               "meaning": _tagger_meaning(n, cfg)} for n, a in b.model.params.items()]
+    training = {k: v for k, v in b.training.items() if k != "resume"}
+    out = {
+        "file": str(path), "bytes": os.path.getsize(path),
+        "format": b.header.get("format"), "version": b.header.get("version"),
+        "kind": b.kind, "charlm_version": b.header.get("charlm_version"),
+        "dtype": str(b.model.dtype), "tagging": b.tagging,
+        "model": {**cfg.to_dict(), "parameters": cfg.num_params()},
+        "equations": equations,
+        "gates": [{"gate": g, "name": GATE_NAMES[g], "rows": [k * cfg.hidden, (k + 1) * cfg.hidden]}
+                  for k, g in enumerate(cfg.cell_spec.gates)],
+        "arrays": arrays,
+        "vocab": {"words": len(vocab.words), "chars": len(vocab.chars),
+                  "tags": list(vocab.tags), "lowercase": vocab.lowercase,
+                  "most_frequent": vocab.words[2:14]},
+        "training": training,
+    }
+    if b.kind == "tagger-checkpoint":
+        st = b.training.get("resume", {}).get("state", {})
+        out["resume"] = {"step": st.get("step"), "epoch": st.get("epoch"),
+                         "window": st.get("window"), "elapsed": st.get("elapsed")}
     return out

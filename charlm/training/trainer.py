@@ -5,15 +5,17 @@ The loop is written once for every kind of model. It knows a model only through 
 small interface: ``params`` ({name: array}), ``forward(x, y, mask, state, rng,
 train)`` → (mean loss, state carried to the next batch or None, cache),
 ``backward(cache)`` → {name: gradient}, ``evaluate(batches)`` → a validation loss
-(lower is better), ``num_params()`` and ``chance_loss()`` (the loss of a uniform
-guess). Batches come from an object with ``epoch(rng)`` → a list of (x, y, mask) and
+(lower is better) or a dict of metrics holding it under ``"loss"``, ``num_params()``
+and ``chance_loss()`` (the loss of a uniform guess). Batches come from an object with ``epoch(rng)`` → a list of (x, y, mask) and
 ``tokens()``.
 
 One step = one batch (for the language model a window of T steps on N rows,
 truncated BPTT, see :mod:`charlm.text.corpus`): forward, backward, clip the
 gradient's global norm, update.
 Every ``eval_every`` steps and at the end the validation loss is measured; the best
-model by validation loss is the one that is saved.
+model by validation loss is the one that is saved. A trainer given ``select=NAME``
+instead keeps the model whose metric NAME (one of those ``evaluate`` returns, higher
+is better: a tagger's accuracy or entity F1) is best; patience counts by it too.
 
 Everything the loop needs to continue exactly where it stopped lives in a
 :class:`TrainState` plus arrays (parameters, optimiser moments, the hidden state
@@ -105,8 +107,9 @@ class TrainState(Settings):
     elapsed: float = 0.0        # seconds of training so far
     smooth_loss: float | None = None
     clipped: int = 0            # steps whose gradient was clipped
-    best_val: float | None = None
+    best_val: float | None = None   # validation loss of the best model so far
     best_step: int | None = None
+    best_metrics: dict | None = None  # the other validation metrics of the best model
     bad_evals: int = 0          # evaluations since the last improvement
     lr_scale: float = 1.0       # halved at each recovery from a NaN
     recoveries: int = 0
@@ -157,6 +160,8 @@ class Evaluated:
     tokens: int
     elapsed: float
     epoch: float
+    metrics: dict | None = None          # further validation metrics (a tagger's accuracy …)
+    best_metrics: dict | None = None     # ... and those of the best model
 
 
 @dataclass
@@ -198,7 +203,7 @@ class Trainer:
 
     def __init__(self, model, train_batches, val_batches, cfg, rng, *, save_model=None,
                  save_checkpoint=None, sampler=None, state=None, carried=None,
-                 optimizer_arrays=None):
+                 optimizer_arrays=None, select=None):
         if cfg.steps is None and cfg.epochs is None and cfg.time_limit is None:
             raise UsageError("give a stop condition: steps, epochs or a time limit")
         self.model = model
@@ -209,6 +214,7 @@ class Trainer:
         self.save_model = save_model
         self.save_checkpoint = save_checkpoint
         self.sampler = sampler
+        self.select = select                # a metric to maximise instead of the loss
         self.state = state or TrainState()
         self.carried = carried              # hidden state carried into the next window
         self.optimizer = OPTIMIZERS[cfg.optimizer](model.params, cfg.lr)
@@ -244,7 +250,7 @@ class Trainer:
 
     def training_info(self):
         s = self.state
-        return {
+        info = {
             "steps": s.step, "tokens": s.tokens, "seconds": round(s.elapsed, 3),
             "tokens_per_sec": s.tokens / s.elapsed if s.elapsed > 0 else None,
             "train_loss": s.smooth_loss, "best_val_loss": s.best_val,
@@ -252,6 +258,10 @@ class Trainer:
             "clipped_fraction": s.clipped / s.step if s.step else 0.0,
             "recoveries": s.recoveries, "config": self.cfg.to_dict(),
         }
+        if self.select is not None:
+            info["select"] = self.select
+            info["best_metrics"] = s.best_metrics
+        return info
 
     # --- the loop ------------------------------------------------------------------------
 
@@ -420,9 +430,18 @@ class Trainer:
         s = self.state
         with np.errstate(over="ignore", invalid="ignore"):
             val = self.model.evaluate(self.val_batches) if self.val_batches else None
-        improved = _finite(val) and (s.best_val is None or val < s.best_val)
+        metrics = None
+        if isinstance(val, dict):
+            metrics = {k: v for k, v in val.items() if k != "loss"}
+            val = val.get("loss")
+        if self.select is not None and metrics is not None:
+            score, best = metrics.get(self.select), (s.best_metrics or {}).get(self.select)
+            improved = _finite(score) and _finite(val) and (best is None or score > best)
+        else:
+            improved = _finite(val) and (s.best_val is None or val < s.best_val)
         if improved:
             s.best_val, s.best_step = val, s.step
+            s.best_metrics = metrics
             s.bad_evals = 0
         elif count_patience and val is not None:
             s.bad_evals += 1
@@ -437,5 +456,6 @@ class Trainer:
         if params_ok and (val is None or _finite(val)):
             self._snapshot()
         yield Evaluated(s.step, val, s.smooth_loss, s.best_val, s.best_step, improved, saved,
-                        lr, self.last_grad_norm, s.tokens, s.elapsed, self._epochs_done())
+                        lr, self.last_grad_norm, s.tokens, s.elapsed, self._epochs_done(),
+                        metrics, s.best_metrics)
 

@@ -1,0 +1,172 @@
+"""``charlm train-tagger``: parse options, start or resume a tagger run, render it
+with the shared training display and loop driver."""
+
+import click
+from click.core import ParameterSource
+
+from charlm.cli.common import Duration, err_console, progress_option
+from charlm.cli.tagger_display import TaggerDisplay
+from charlm.cli.train_cmd import _command_line, drive
+from charlm.training.schedule import SCHEDULES
+from charlm.training.trainer import TrainConfig
+
+TRAIN_FIELDS = ("batch_size", "lr", "optimizer", "clip", "steps", "epochs", "time_limit",
+                "patience", "eval_every", "val_fraction", "seed", "dtype", "lr_schedule",
+                "warmup", "lr_decay", "lr_decay_every", "min_lr", "checkpoint_every")
+MODEL_FIELDS = ("cell", "hidden", "layers", "embed", "char_embed", "char_hidden", "dropout")
+DATA_FIELDS = ("format", "tag_column", "token_col", "tag_col", "tag_scheme", "min_count",
+               "word_dropout", "lowercase", "encoding_errors")
+
+
+@click.command("train-tagger")
+@click.argument("train", required=False, type=click.Path(exists=True, dir_okay=False,
+                                                         allow_dash=False))
+@click.option("--dev", type=click.Path(exists=True, dir_okay=False),
+              help="Tagged sentences to select the best model on (dev accuracy, or entity "
+                   "F1 for entity tags) [default: hold out --val-fraction of TRAIN].")
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="Tagger file to write [default: ./tagger.npz]. It always holds the "
+                   "best model so far.")
+@click.option("--resume", "resume_path", type=click.Path(dir_okay=False),
+              help="Continue the run saved in this checkpoint, exactly where it stopped.")
+@click.option("--checkpoint", "checkpoint_path", type=click.Path(dir_okay=False),
+              help="Where to write checkpoints [default: the tagger's name with .ckpt.npz].")
+@click.option("--checkpoint-every", type=click.IntRange(0), default=None,
+              help="Steps between checkpoints; 0: only at the end and on interrupt "
+                   "[default: at every validation].")
+# the data
+@click.option("--format", "format", type=click.Choice(["auto", "conllu", "conll"]),
+              default="auto", show_default=True,
+              help="conllu: CoNLL-U (10 tab-separated columns); conll: token and tag "
+                   "columns (CoNLL-2003/IOB style); auto: detect from the file.")
+@click.option("--tag-column", type=click.Choice(["upos", "xpos"]), default="upos",
+              show_default=True, help="CoNLL-U: the column to learn.")
+@click.option("--token-col", type=int, default=None,
+              help="Column files: index of the token column [default: detected].")
+@click.option("--tag-col", type=int, default=None,
+              help="Column files: index of the tag column, -1 the last [default: detected].")
+@click.option("--tag-scheme", type=click.Choice(["io", "iob1", "iob2", "bioes"]),
+              default=None, help="Convert entity tags to this scheme before training "
+                                 "[default: keep the file's own].")
+@click.option("--min-count", type=click.IntRange(1), default=2, show_default=True,
+              help="Words seen fewer times get no embedding of their own (UNK; their "
+                   "characters still count).")
+@click.option("--word-dropout", type=click.FloatRange(0), default=0.25, show_default=True,
+              help="α of word dropout: a word seen c times is UNK in training with "
+                   "probability α/(α+c); 0 turns it off.")
+@click.option("--case-sensitive", "case_sensitive", is_flag=True,
+              help="Look words up as written (default: in lower case; the character "
+                   "features always see the case).")
+@click.option("--encoding-errors", type=click.Choice(["strict", "replace"]),
+              default="strict", show_default=True,
+              help="Invalid UTF-8: stop with an error, or replace it with U+FFFD.")
+# the model
+@click.option("--cell", type=click.Choice(["rnn", "gru", "lstm"]), default="lstm",
+              show_default=True, help="Recurrent cell of both BiRNNs.")
+@click.option("--hidden", type=click.IntRange(1), default=128, show_default=True,
+              help="Hidden units per direction of the word BiRNN (H).")
+@click.option("--layers", type=click.IntRange(1), default=1, show_default=True,
+              help="Stacked BiRNN layers.")
+@click.option("--embed", type=click.IntRange(1), default=100, show_default=True,
+              help="Word embedding width (E).")
+@click.option("--char-embed", type=click.IntRange(1), default=32, show_default=True,
+              help="Character embedding width.")
+@click.option("--char-hidden", type=click.IntRange(1), default=32, show_default=True,
+              help="Hidden units per direction of the character BiRNN.")
+@click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=0.25,
+              show_default=True, help="Dropout on the inputs, between layers and before "
+                                      "the softmax.")
+# training
+@click.option("--batch-size", type=click.IntRange(1), default=32, show_default=True,
+              help="Sentences per batch (N).")
+@click.option("--lr", type=click.FloatRange(0, min_open=True), default=2e-3,
+              show_default=True, help="Learning rate.")
+@click.option("--lr-schedule", type=click.Choice(SCHEDULES), default="cosine",
+              show_default=True,
+              help="constant; step: multiply by --lr-decay every --lr-decay-every epochs; "
+                   "cosine: down to --min-lr when training ends.")
+@click.option("--warmup", type=click.IntRange(0), default=0, show_default=True,
+              help="Steps of linear learning-rate warm-up.")
+@click.option("--lr-decay", type=click.FloatRange(0, 1, min_open=True), default=0.5,
+              show_default=True, help="Factor of the step schedule.")
+@click.option("--lr-decay-every", type=click.FloatRange(0, min_open=True), default=5.0,
+              show_default=True, help="Epochs between steps of the step schedule.")
+@click.option("--min-lr", type=click.FloatRange(0), default=None,
+              help="Final rate of the cosine schedule [default: --lr / 10].")
+@click.option("--clip", type=click.FloatRange(0), default=5.0, show_default=True,
+              help="Clip the gradient's global norm to this; 0 turns clipping off.")
+@click.option("--optimizer", type=click.Choice(["adam", "sgd"]), default="adam",
+              show_default=True, help="Update rule.")
+@click.option("--steps", type=click.IntRange(1), default=None,
+              help="Stop after this many updates in total.")
+@click.option("--epochs", type=click.FloatRange(0, min_open=True), default=None,
+              help="Stop after this many passes over TRAIN "
+                   "[default: 30 when no stop condition is given].")
+@click.option("--time", "time_limit", type=Duration(), default=None,
+              help="Stop after this much training time in total: seconds, or 90s, 10m, 1.5h.")
+@click.option("--patience", type=click.IntRange(1), default=None,
+              help="Stop after this many validations in a row without improvement.")
+@click.option("--eval-every", type=click.IntRange(1), default=None,
+              help="Steps between validations [default: once an epoch].")
+@click.option("--val-fraction", type=click.FloatRange(0, 1, max_open=True), default=0.1,
+              show_default=True, help="Without --dev: share of TRAIN's sentences held out.")
+@click.option("--seed", type=int, default=1, show_default=True,
+              help="Seed for initialisation, the held-out split, shuffling and dropout.")
+@click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32",
+              show_default=True, help="Floating-point precision.")
+@progress_option
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
+@click.option("--log-file", type=click.Path(dir_okay=False),
+              help="Append one JSON object per validation to this file (JSON lines).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print a JSON summary on stdout at the end.")
+@click.pass_context
+def train_tagger(ctx, train, dev, output, resume_path, checkpoint_path, progress, quiet,
+                 log_file, as_json, case_sensitive, **opts):
+    """Train a tagger (parts of speech, named entities) on TRAIN, a CoNLL-U file or a
+    column file (token and tag columns, blank line between sentences), and write it
+    to a tagger file.
+
+    The model is a bidirectional LSTM (GRU, RNN) over word embeddings and character
+    features of each word, with a softmax per token: ŷ⟨t⟩ = softmax(W_y [a→⟨t⟩;
+    a←⟨t⟩] + b_y). Entity tags (IOB1/IOB2/BIOES/IO) are decoded by constrained
+    Viterbi, so no invalid sequence is ever output.
+
+    \b
+      charlm train-tagger train.conllu --dev dev.conllu --time 20m -o pos.npz
+      charlm train-tagger ner-train.iob2 --dev ner-dev.iob2 -o ner.npz
+
+    Progress goes to stderr. The tagger file is written each time the dev accuracy
+    (entity F1) improves; Ctrl-C finishes the step, saves, and prints the command
+    that resumes the run exactly.
+    """
+    from charlm.errors import UsageError
+    from charlm.tagger import session
+
+    command = _command_line()
+    console = err_console(progress)
+    opts["lowercase"] = not case_sensitive
+
+    def given(name):
+        return ctx.get_parameter_source(name) in (ParameterSource.COMMANDLINE,
+                                                   ParameterSource.ENVIRONMENT)
+
+    if resume_path:
+        explicit = {k: v for k, v in opts.items() if k in TRAIN_FIELDS + MODEL_FIELDS +
+                    DATA_FIELDS and given(k)}
+        if case_sensitive:
+            explicit["lowercase"] = False
+        run = session.resume(resume_path, overrides=explicit, train_path=train,
+                             dev_path=dev, output=output, command=command, log_file=log_file)
+    else:
+        if train is None:
+            raise UsageError("give TRAIN, a tagged file (or --resume CHECKPOINT)")
+        if opts["steps"] is None and opts["epochs"] is None and opts["time_limit"] is None:
+            opts["epochs"] = 30.0
+        train_cfg = TrainConfig(**{k: opts[k] for k in TRAIN_FIELDS})
+        data = session.DataConfig(**{k: opts[k] for k in DATA_FIELDS})
+        run = session.start(train, dev, train_cfg, data,
+                            **{k: opts[k] for k in MODEL_FIELDS}, output=output,
+                            checkpoint=checkpoint_path, command=command, log_file=log_file)
+    display = TaggerDisplay(console, progress, quiet, run, run.log_file)
+    drive(ctx, run, display, as_json)

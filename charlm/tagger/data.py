@@ -1,0 +1,223 @@
+"""Vocabularies of a tagger (words, characters, tags) and batches of sentences.
+
+Words are looked up after a light normalisation (lower case, every digit → 0), so
+"The"/"the" and "1984"/"2001" share an embedding; the character features still see
+the word exactly as written, capitals and digits included. Id 0 of the word and
+character vocabularies is padding, id 1 is UNK.
+
+A batch is N sentences of similar length (sorted by length into buckets, so little
+is padding), padded to the longest, longest first. Its words' characters are encoded
+once per distinct word form of the batch, not once per token.
+
+Word dropout: in training, a word seen c times is replaced by UNK with probability
+α / (α + c) (Kiperwasser and Goldberg, 2016), so rare words are often UNK and the
+model learns to tag from the character features, as it must for unseen words.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from charlm.errors import CorpusError
+
+PAD, UNK = "<pad>", "<unk>"
+PAD_ID, UNK_ID = 0, 1
+MAX_WORD_CHARS = 24   # longer words keep their first and last 12 characters
+_DIGIT = re.compile(r"\d")
+
+
+def word_key(form, lowercase=True):
+    """The form under which a word is looked up: lower case, digits as 0."""
+    form = _DIGIT.sub("0", form)
+    return form.lower() if lowercase else form
+
+
+def clip_chars(form):
+    """A word's characters for the character BiRNN: all of them, or its first and
+    last MAX_WORD_CHARS/2 (URLs and the like add nothing past that but time)."""
+    if len(form) <= MAX_WORD_CHARS:
+        return form
+    half = MAX_WORD_CHARS // 2
+    return form[:half] + form[-half:]
+
+
+@dataclass
+class TagVocab:
+    """The three vocabularies. Stored in the model file's header."""
+
+    words: list                     # id → word key; 0 PAD, 1 UNK
+    chars: list                     # id → character; 0 PAD, 1 UNK
+    tags: list                      # id → tag
+    word_counts: list = field(default_factory=list)   # training counts, per word id
+    lowercase: bool = True
+
+    def __post_init__(self):
+        self.word_ids = {w: i for i, w in enumerate(self.words)}
+        self.char_ids = {c: i for i, c in enumerate(self.chars)}
+        self.tag_ids = {t: i for i, t in enumerate(self.tags)}
+
+    @classmethod
+    def build(cls, sentences, min_count=1, lowercase=True):
+        """From training sentences: every tag, every character, and the words seen
+        at least ``min_count`` times."""
+        words, chars, tags = Counter(), Counter(), Counter()
+        for s in sentences:
+            for form in s.tokens:
+                words[word_key(form, lowercase)] += 1
+                chars.update(form)
+            tags.update(s.tags)
+        if not tags:
+            raise CorpusError("the training data holds no tagged tokens")
+        # Most frequent first, ties alphabetical: ids do not depend on the hash seed.
+        order = lambda c: sorted(c, key=lambda k: (-c[k], k))
+        kept = [w for w in order(words) if words[w] >= min_count]
+        return cls([PAD, UNK] + kept, [PAD, UNK] + order(chars), order(tags),
+                   [0, 0] + [words[w] for w in kept], lowercase)
+
+    def to_dict(self):
+        return {"words": self.words, "chars": self.chars, "tags": self.tags,
+                "word_counts": self.word_counts, "lowercase": self.lowercase}
+
+    @classmethod
+    def from_dict(cls, d):
+        return cls(list(d["words"]), list(d["chars"]), list(d["tags"]),
+                   list(d.get("word_counts") or []), bool(d.get("lowercase", True)))
+
+    def encode_words(self, tokens):
+        get = self.word_ids.get
+        return np.array([get(word_key(t, self.lowercase), UNK_ID) for t in tokens],
+                        dtype=np.int64)
+
+    def encode_chars(self, form):
+        get = self.char_ids.get
+        return [get(c, UNK_ID) for c in clip_chars(form)] or [UNK_ID]
+
+    def encode_tags(self, tags, where=""):
+        try:
+            return np.array([self.tag_ids[t] for t in tags], dtype=np.int64)
+        except KeyError as e:
+            raise CorpusError(f"{where}tag {e.args[0]!r} is not one the tagger knows "
+                              f"({', '.join(self.tags[:20])}{' …' if len(self.tags) > 20 else ''})"
+                              ) from None
+
+    def unk_probability(self, alpha):
+        """Per word id, the chance word dropout replaces it by UNK: α / (α + count)."""
+        counts = np.array(self.word_counts or [0] * len(self.words), dtype=np.float64)
+        p = alpha / (alpha + np.maximum(counts, 1e-9)) if alpha > 0 else np.zeros_like(counts)
+        p[:2] = 0.0
+        return p
+
+
+@dataclass
+class Batch:
+    """N padded sentences, longest first (the model's input ``x``).
+
+    words: (N, T) word ids; types: (N, T) index of each token's form in ``chars``;
+    chars: (Tc, W) character ids of the W distinct forms, longest first;
+    char_lengths: (W,); lengths: (N,) real sentence lengths, non-increasing;
+    order: (N,) the sentences' positions in the list they were batched from."""
+
+    words: np.ndarray
+    types: np.ndarray
+    chars: np.ndarray
+    char_lengths: np.ndarray
+    lengths: np.ndarray
+    order: np.ndarray
+
+    @property
+    def size(self):
+        return int(self.lengths.sum())
+
+
+def make_batch(vocab, sentences, order, word_ids=None, tag_ids=None):
+    """One :class:`Batch` of ``sentences`` (their token lists), plus (N, T) tag ids
+    and mask when ``tag_ids`` is given. ``word_ids``: pre-encoded words per sentence."""
+    lengths = np.array([len(s) for s in sentences], dtype=np.int64)
+    sort = np.argsort(-lengths, kind="stable")
+    N, T = len(sentences), int(lengths.max())
+    words = np.zeros((N, T), dtype=np.int64)
+    types = np.zeros((N, T), dtype=np.int64)
+    forms = {}
+    for row, k in enumerate(sort):
+        tokens = sentences[k]
+        words[row, :len(tokens)] = (word_ids[k] if word_ids is not None
+                                    else vocab.encode_words(tokens))
+        types[row, :len(tokens)] = [forms.setdefault(f, len(forms)) for f in tokens]
+    encoded = [vocab.encode_chars(f) for f in forms]
+    clen = np.array([len(c) for c in encoded], dtype=np.int64)
+    by_len = np.argsort(-clen, kind="stable")                  # longest first
+    rank = np.empty_like(by_len)
+    rank[by_len] = np.arange(len(by_len))
+    chars = np.zeros((int(clen.max()), len(encoded)), dtype=np.int64)   # (Tc, W)
+    for col, w in enumerate(by_len):
+        chars[:clen[w], col] = encoded[w]
+    batch = Batch(words, rank[types], chars, clen[by_len], lengths[sort],
+                  np.asarray(order)[sort])
+    if tag_ids is None:
+        return batch, None, None
+    y = np.zeros((N, T), dtype=np.int64)
+    mask = np.zeros((N, T), dtype=np.float32)
+    for row, k in enumerate(sort):
+        y[row, :lengths[k]] = tag_ids[k]
+        mask[row, :lengths[k]] = 1.0
+    return batch, y, mask
+
+
+class TagBatches:
+    """Sentences cut into batches for the shared training loop: ``epoch(rng)`` → a
+    list of (Batch, y, mask), ``tokens()``.
+
+    With an ``rng`` (training) each pass shuffles the sentences, sorts them by length
+    (equal lengths stay shuffled), cuts batches of ``batch_size`` sentences, shuffles
+    the batches' order and applies word dropout. Without one (validation) the
+    batches are the same every time and nothing is dropped.
+    """
+
+    def __init__(self, vocab, sentences, batch_size, word_dropout=0.0):
+        self.vocab = vocab
+        self.tokens_ = [s.tokens for s in sentences]
+        self.word_ids = [vocab.encode_words(t) for t in self.tokens_]
+        self.tag_ids = [vocab.encode_tags(s.tags, f"{s.source}:{s.line}: ")
+                        for s in sentences]
+        self.batch_size = batch_size
+        self.unk_p = vocab.unk_probability(word_dropout) if word_dropout > 0 else None
+        self.lengths = np.array([len(t) for t in self.tokens_])
+        self._fixed = None
+
+    def tokens(self):
+        return int(self.lengths.sum())
+
+    def __len__(self):
+        return -(-len(self.tokens_) // self.batch_size)
+
+    def epoch(self, rng=None):
+        if rng is None and self._fixed is not None:
+            return self._fixed
+        n = len(self.tokens_)
+        if rng is None:
+            order = np.argsort(self.lengths, kind="stable")
+        else:
+            perm = rng.permutation(n)
+            order = perm[np.argsort(self.lengths[perm], kind="stable")]
+        chunks = [order[i:i + self.batch_size] for i in range(0, n, self.batch_size)]
+        if rng is not None:
+            chunks = [chunks[i] for i in rng.permutation(len(chunks))]
+        out = []
+        for idx in chunks:
+            words = [self.word_ids[i] for i in idx]
+            if rng is not None and self.unk_p is not None:
+                words = [np.where(rng.random(len(w)) < self.unk_p[w], UNK_ID, w)
+                         for w in words]
+            out.append(make_batch(self.vocab, [self.tokens_[i] for i in idx], idx, words,
+                                  [self.tag_ids[i] for i in idx]))
+        if rng is None:
+            self._fixed = out
+        return out
+
+    def gold(self):
+        """Tag ids per sentence, in input order."""
+        return self.tag_ids

@@ -1,0 +1,255 @@
+"""The tagging model: word embedding and character features → stacked BiRNN →
+softmax per token.
+
+For every token t of a sentence of length T_x (notes, "Bidirectional RNN")::
+
+    x⟨t⟩ = [W_ex w⟨t⟩; c⟨t⟩]              word embedding; character features of the word
+    a→⟨t⟩[l], a←⟨t⟩[l] = BiRNN layer l over [a→[l-1]; a←[l-1]] (layer 1 over x)
+    ŷ⟨t⟩ = softmax(W_y [a→⟨t⟩; a←⟨t⟩] + b_y)    top layer, K tags
+    L = -(1/#tokens) Σ_t log ŷ⟨t⟩[y⟨t⟩]         padding masked out
+
+c⟨t⟩ = [a→⟨len⟩; a←⟨1⟩] of a character BiRNN over the word's characters
+(:func:`charlm.engine.bidirectional.char_features_forward`). Dropout is applied to
+x⟨t⟩, between layers and before W_y in training.
+
+Parameters, named after the notes (fw = the a→ direction, bw = a←):
+
+    W_ex            (E, V_w)       word embedding
+    char.W_ce       (E_c, V_c)     character embedding
+    char.fw.W_ax    (G*H_c, E_c)   character BiRNN, each direction: W_ax, W_aa, b_a
+    char.fw.W_aa    (G*H_c, H_c)
+    char.fw.b_a     (G*H_c,)
+    char.bw.…
+    layerL.fw.W_ax  (G*H, D)       D = E + 2 H_c for layer 1, 2H above
+    layerL.fw.W_aa  (G*H, H)
+    layerL.fw.b_a   (G*H,)
+    layerL.bw.…
+    W_y             (K, 2H)        output projection over [a→; a←]
+    b_y             (K,)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from charlm.engine.bidirectional import (birnn_backward, birnn_forward, birnn_run,
+                                         char_features_backward, char_features_forward,
+                                         char_features_run, live_counts)
+from charlm.engine.cells import CELLS
+from charlm.engine.ops import (affine_backward, affine_forward, dropout_backward,
+                               dropout_forward, log_softmax, lookup_backward, lookup_forward,
+                               softmax_cross_entropy_backward, softmax_cross_entropy_forward)
+from charlm.settings import Settings
+
+DIRECTIONS = ("fw", "bw")
+
+
+@dataclass
+class TaggerConfig(Settings):
+    """Shape of a tagger: everything needed to rebuild its parameter dict."""
+
+    n_words: int                # V_w, PAD and UNK included
+    n_chars: int                # V_c, PAD and UNK included
+    n_tags: int                 # K
+    cell: str = "lstm"          # rnn | gru | lstm, for both BiRNNs
+    hidden: int = 128           # H per direction of the word BiRNN
+    layers: int = 1             # stacked BiRNN layers
+    embed: int = 100            # E, word embedding
+    char_embed: int = 32        # E_c
+    char_hidden: int = 32       # H_c per direction of the character BiRNN
+    dropout: float = 0.25       # on the inputs, between layers, before W_y (training only)
+
+    STRICT = True
+    WHAT = "tagger settings"
+
+    @property
+    def cell_spec(self):
+        return CELLS[self.cell]
+
+    def input_width(self, layer):
+        return self.embed + 2 * self.char_hidden if layer == 1 else 2 * self.hidden
+
+    def param_shapes(self):
+        """{name: shape} in a fixed order."""
+        cell = self.cell_spec
+        shapes = {"W_ex": (self.embed, self.n_words),
+                  "char.W_ce": (self.char_embed, self.n_chars)}
+
+        def birnn(prefix, D, H):
+            for d in DIRECTIONS:
+                shapes[f"{prefix}.{d}.W_ax"] = (cell.width(H), D)
+                shapes[f"{prefix}.{d}.W_aa"] = (cell.width(H), H)
+                shapes[f"{prefix}.{d}.b_a"] = (cell.width(H),)
+
+        birnn("char", self.char_embed, self.char_hidden)
+        for layer in range(1, self.layers + 1):
+            birnn(f"layer{layer}", self.input_width(layer), self.hidden)
+        shapes["W_y"] = (self.n_tags, 2 * self.hidden)
+        shapes["b_y"] = (self.n_tags,)
+        return shapes
+
+    def num_params(self):
+        return int(sum(np.prod(s) for s in self.param_shapes().values()))
+
+
+def init_params(config, rng, dtype=np.float32):
+    """Recurrent and output weights uniform in ±1/√H (PyTorch's choice), embeddings
+    normal with standard deviation 1/√E, biases zero but the LSTM forget gate."""
+    params = {}
+    for name, shape in config.param_shapes().items():
+        H = config.char_hidden if name.startswith("char.") else config.hidden
+        if name in ("W_ex", "char.W_ce"):
+            w = rng.standard_normal(shape) / np.sqrt(shape[0])
+        elif name.endswith(".b_a"):
+            w = config.cell_spec.bias_init(H, dtype)
+        elif name == "b_y":
+            w = np.zeros(shape)
+        else:
+            s = 1.0 / np.sqrt(H)
+            w = rng.uniform(-s, s, size=shape)
+        params[name] = np.ascontiguousarray(w, dtype=dtype)
+    params["W_ex"][:, 0] = 0.0                 # padding
+    params["char.W_ce"][:, 0] = 0.0
+    return params
+
+
+class TaggerModel:
+    """Parameters plus forward/backward over batches of padded sentences.
+
+    ``tags`` and ``decoder`` (optional) let :meth:`evaluate` report entity F1:
+    ``decoder(logp (N, T, K), lengths)`` → best tag ids per sentence."""
+
+    def __init__(self, config, params, tags=None, decoder=None, entities=False):
+        self.config = config
+        self.params = params
+        self.cell = config.cell_spec
+        self.tags = tags
+        self.decoder = decoder
+        self.entities = entities
+
+    @classmethod
+    def create(cls, config, rng, dtype=np.float32, **kw):
+        return cls(config, init_params(config, rng, dtype), **kw)
+
+    @property
+    def dtype(self):
+        return self.params["W_y"].dtype
+
+    def _dir(self, prefix, d):
+        p = self.params
+        return (p[f"{prefix}.{d}.W_ax"], p[f"{prefix}.{d}.W_aa"], p[f"{prefix}.{d}.b_a"])
+
+    # --- training -------------------------------------------------------------------
+
+    def forward(self, x, y, mask, state=None, rng=None, train=True):
+        """Mean cross-entropy per real token of a batch.
+
+        Inputs:
+          x: a :class:`~charlm.tagger.data.Batch` (words, characters, lengths).
+          y: (N, T) tag ids; mask: (N, T) 1 for real tokens, 0 for padding.
+          state: ignored (sentences are independent); rng: for dropout.
+        Returns: (loss, None, cache).
+        """
+        cfg, p = self.config, self.params
+        drop = cfg.dropout if train else 0.0
+        F, c_char = char_features_forward(self.cell, x.chars, x.char_lengths,
+                                          p["char.W_ce"], self._dir("char", "fw"),
+                                          self._dir("char", "bw"))        # (2H_c, W)
+        cf, c_cf = lookup_forward(F, x.types.T)                            # (T, 2H_c, N)
+        e, c_e = lookup_forward(p["W_ex"], x.words.T)                      # (T, E, N)
+        h = np.concatenate((e, cf), axis=1)                                # (T, D, N)
+        caches = []
+        for layer in range(1, cfg.layers + 1):
+            h, c_drop = dropout_forward(h, drop, rng)
+            h, c_bi = birnn_forward(self.cell, h, x.lengths,
+                                    self._dir(f"layer{layer}", "fw"),
+                                    self._dir(f"layer{layer}", "bw"))      # (T, 2H, N)
+            caches.append((c_drop, c_bi))
+        h, c_top = dropout_forward(h, drop, rng)
+        logits, c_out = affine_forward(h, p["W_y"], p["b_y"])              # (T, K, N)
+        loss, c_loss = softmax_cross_entropy_forward(logits, y.T, mask.T)
+        return loss, None, (c_char, c_cf, c_e, caches, c_top, c_out, c_loss)
+
+    def backward(self, cache):
+        c_char, c_cf, c_e, caches, c_top, c_out, c_loss = cache
+        g = {}
+        dlogits = softmax_cross_entropy_backward(1.0, c_loss)
+        dh, g["W_y"], g["b_y"] = affine_backward(dlogits, c_out)
+        dh = dropout_backward(dh, c_top)
+        for layer in range(self.config.layers, 0, -1):
+            c_drop, c_bi = caches[layer - 1]
+            dh, gf, gb = birnn_backward(dh, c_bi)
+            for d, grads in zip(DIRECTIONS, (gf, gb)):
+                for name, a in zip(("W_ax", "W_aa", "b_a"), grads):
+                    g[f"layer{layer}.{d}.{name}"] = a
+            dh = dropout_backward(dh, c_drop)
+        E = self.config.embed
+        g["W_ex"] = lookup_backward(dh[:, :E], c_e)
+        dF = lookup_backward(np.ascontiguousarray(dh[:, E:]), c_cf)        # (2H_c, W)
+        g["char.W_ce"], gf, gb = char_features_backward(dF, c_char)
+        for d, grads in zip(DIRECTIONS, (gf, gb)):
+            for name, a in zip(("W_ax", "W_aa", "b_a"), grads):
+                g[f"char.{d}.{name}"] = a
+        return {name: g[name] for name in self.params}
+
+    # --- inference ---------------------------------------------------------------------
+
+    def log_probs(self, x):
+        """log ŷ⟨t⟩ for every token, forward only, no dropout: (N, T, K) float32/64.
+        Rows are in the batch's order (longest first); padding rows are meaningless."""
+        cfg, p = self.config, self.params
+        F = char_features_run(self.cell, x.chars, x.char_lengths, p["char.W_ce"],
+                              self._dir("char", "fw"), self._dir("char", "bw"))
+        cf, _ = lookup_forward(F, x.types.T)                               # (T, 2H_c, N)
+        e, _ = lookup_forward(p["W_ex"], x.words.T)                        # (T, E, N)
+        h = np.concatenate((e, cf), axis=1)
+        for layer in range(1, cfg.layers + 1):
+            h = birnn_run(self.cell, h, x.lengths, self._dir(f"layer{layer}", "fw"),
+                          self._dir(f"layer{layer}", "bw"))
+        T = h.shape[0]
+        logits, _ = affine_forward(h, p["W_y"], p["b_y"], live_counts(x.lengths, T))
+        return log_softmax(logits, axis=1).transpose(2, 0, 1)              # (N, T, K)
+
+    def decode(self, logp, lengths):
+        """Best tag ids per sentence: the decoder's (constrained Viterbi for entity
+        tags) or the argmax of each token."""
+        if self.decoder is not None:
+            return self.decoder(logp, lengths)
+        best = logp.argmax(axis=2)
+        return [best[n, :L].tolist() for n, L in enumerate(lengths)]
+
+    # --- what the shared training loop asks of a model -------------------------------
+
+    def num_params(self):
+        return self.config.num_params()
+
+    def chance_loss(self):
+        """ln K: the loss of a uniform guess over the tags."""
+        return math.log(max(self.config.n_tags, 2))
+
+    def evaluate(self, batches):
+        """Validation: {"loss", "accuracy"} and, for entity tags, "f1" (entity level,
+        exact span and type, after decoding). Higher accuracy/F1 is better."""
+        total = count = correct = 0.0
+        gold, pred = [], []
+        for x, y, mask in batches.epoch():
+            logp = self.log_probs(x)                                       # (N, T, K)
+            picked = np.take_along_axis(logp, y[:, :, None], axis=2)[:, :, 0]
+            total -= float((picked * mask).sum(dtype=np.float64))
+            count += float(mask.sum())
+            paths = self.decode(logp, x.lengths)
+            for n, path in enumerate(paths):
+                g = y[n, :len(path)]
+                correct += int((np.asarray(path) == g).sum())
+                if self.entities:
+                    gold.append([self.tags[i] for i in g])
+                    pred.append([self.tags[i] for i in path])
+        out = {"loss": total / max(count, 1.0), "accuracy": correct / max(count, 1.0)}
+        if self.entities:
+            from charlm.tagger.evaluate import score
+
+            out["f1"] = score(gold, pred)["entities"]["f1"]
+        return out

@@ -1,0 +1,233 @@
+"""A tagger's training run, from tagged files to a model file: the engine's entry
+point for ``charlm train-tagger``. It reads the training (and dev) sentences, builds
+the vocabularies and the model, and hands them to the shared
+:class:`~charlm.training.trainer.Trainer`, which selects the best model by dev
+accuracy (entity F1 for entity tags), saves it, writes checkpoints and resumes
+exactly, as for the language model (:mod:`charlm.lm.session`).
+
+A checkpoint is a file of kind ``tagger-checkpoint``: the current parameters, the
+optimiser's moments and, in its header, the trainer's state, the settings and the
+data's paths and fingerprint. Resuming reads the files again and checks that they
+still give exactly the same ids.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from charlm.errors import CorpusError, ModelFileError, UsageError
+from charlm.settings import Settings
+from charlm.store import tagfile
+from charlm.tagger.data import TagBatches, TagVocab
+from charlm.tagger.model import TaggerConfig, TaggerModel
+from charlm.tagger.tagging import make_decoder
+from charlm.text.conll import read_tagged
+from charlm.text.schemes import SCHEMES, convert, detect_scheme
+from charlm.training.run import apply_overrides, check_outputs, checkpoint_path
+from charlm.training.trainer import Trainer, TrainConfig, TrainState
+
+# Validation is forward only: bigger batches.
+_VAL_BATCH = 128
+
+
+@dataclass
+class DataConfig(Settings):
+    """How the tagged files are read. Stored in the checkpoint; fixed on resume."""
+
+    format: str = "auto"             # auto | conllu | conll
+    tag_column: str = "upos"         # conllu: upos | xpos
+    token_col: int | None = None     # column files: token column (default: the reader's)
+    tag_col: int | None = None       # column files: tag column
+    tag_scheme: str | None = None    # convert entity tags to this scheme; None: keep
+    min_count: int = 1               # words seen fewer times have no embedding (UNK)
+    word_dropout: float = 0.25       # α of word dropout: P(UNK) = α / (α + count)
+    lowercase: bool = True           # look words up in lower case (characters keep case)
+    encoding_errors: str = "strict"
+
+
+@dataclass
+class Run:
+    """A prepared run: iterate ``run.trainer.run()`` for events."""
+
+    trainer: Trainer
+    model: TaggerModel
+    vocab: TagVocab
+    output: str
+    checkpoint: str
+    sources: list
+    stats: dict
+    scheme: str | None
+    resumed_from: str | None = None
+    changes: list = field(default_factory=list)
+    log_file: str | None = None
+
+
+def read_sentences(path, data):
+    """Tagged sentences of a file, converted to ``data.tag_scheme`` if one is given.
+    Returns (sentences, the file's own scheme or None)."""
+    sents = [s for s in read_tagged(path, data.format, data.tag_column, data.token_col,
+                                    data.tag_col, data.encoding_errors) if s.tokens]
+    if not sents:
+        raise CorpusError(f"{path}: no tagged sentences found")
+    for s in sents:
+        if s.tags is None:
+            raise CorpusError(f"{s.source}:{s.line}: the sentence has no tags")
+    scheme = detect_scheme([s.tags for s in sents])
+    if data.tag_scheme and scheme is None:
+        raise UsageError(f"--tag-scheme {data.tag_scheme}: the tags of {path} are not "
+                         "entity tags (O, B-X, I-X …)")
+    if data.tag_scheme and scheme != data.tag_scheme:
+        for s in sents:
+            s.tags = convert(s.tags, scheme, data.tag_scheme)
+        scheme = data.tag_scheme
+    return sents, scheme
+
+
+def _fingerprint(batches):
+    h = hashlib.blake2b(digest_size=16)
+    for b in batches:
+        if b is None:
+            continue
+        for ids in b.word_ids + b.tag_ids:
+            h.update(len(ids).to_bytes(4, "little"))
+            h.update(np.ascontiguousarray(ids).data)
+    return h.hexdigest()
+
+
+def _split(sentences, fraction, rng):
+    """A random share of the training sentences held out for validation."""
+    n = len(sentences)
+    k = int(round(n * fraction))
+    if k == 0 or k >= n:
+        return sentences, []
+    held = set(rng.permutation(n)[:k].tolist())
+    return ([s for i, s in enumerate(sentences) if i not in held],
+            [s for i, s in enumerate(sentences) if i in held])
+
+
+def _load_data(train_path, dev_path, data, train_cfg, rng, vocab=None):
+    train, scheme = read_sentences(train_path, data)
+    if dev_path:
+        dev, dev_scheme = read_sentences(dev_path, data)
+        if (dev_scheme is None) != (scheme is None):
+            raise CorpusError(f"{dev_path}: its tags are of another kind than those of "
+                              f"{train_path}")
+    else:
+        train, dev = _split(train, train_cfg.val_fraction, rng)
+    if vocab is None:
+        vocab = TagVocab.build(train, data.min_count, data.lowercase)
+    return train, dev, vocab, scheme
+
+
+def start(train_path, dev_path, train_cfg, data, *, cell="lstm", hidden=128, layers=1,
+          embed=100, char_embed=32, char_hidden=32, dropout=0.25, output=None,
+          checkpoint=None, command=None, log_file=None):
+    """Read the data and set up a fresh run; nothing is trained until its events are
+    iterated."""
+    if not 0.0 <= dropout < 1.0:
+        raise UsageError("--dropout must be in [0, 1)")
+    output = output or tagfile.DEFAULT_TAGGER
+    checkpoint = checkpoint or checkpoint_path(output)
+    check_outputs(output, checkpoint)
+    rng = np.random.default_rng(train_cfg.seed)
+    train, dev, vocab, scheme = _load_data(train_path, dev_path, data, train_cfg, rng)
+    config = TaggerConfig(len(vocab.words), len(vocab.chars), len(vocab.tags), cell=cell,
+                          hidden=hidden, layers=layers, embed=embed, char_embed=char_embed,
+                          char_hidden=char_hidden, dropout=dropout)
+    dtype = np.float32 if train_cfg.dtype == "float32" else np.float64
+    model = TaggerModel.create(config, rng, dtype)
+    run_info = {"train": train_path, "dev": dev_path, "data": data.to_dict(),
+                "output": output, "checkpoint": checkpoint, "command": command,
+                "log_file": log_file, "scheme": scheme}
+    return _build(model, vocab, train, dev, scheme, data, train_cfg, rng, run_info)
+
+
+def _build(model, vocab, train, dev, scheme, data, train_cfg, rng, run_info, state=None,
+           optimizer_arrays=None, resumed_from=None, changes=()):
+    train_batches = TagBatches(vocab, train, train_cfg.batch_size, data.word_dropout)
+    val_batches = TagBatches(vocab, dev, _VAL_BATCH) if dev else None
+    fingerprint = _fingerprint([train_batches, val_batches])
+    if run_info.get("fingerprint") not in (None, fingerprint):
+        raise UsageError("the training data is not what this run was trained on (its ids "
+                         "differ); resume needs the same files")
+    run_info["fingerprint"] = fingerprint
+    model.tags = vocab.tags
+    model.entities = scheme in SCHEMES
+    model.decoder = make_decoder(vocab.tags, scheme)
+    tagging = {"scheme": scheme, "tag_column": data.tag_column,
+               "tokenizer": "ud-english", "lowercase": data.lowercase}
+    output, checkpoint = run_info["output"], run_info["checkpoint"]
+    sources = [p for p in (run_info["train"], run_info["dev"]) if p]
+
+    def info(training):
+        return dict(training, sources=sources, command=run_info["command"],
+                    resumed_with=run_info.get("resumed_with") or [])
+
+    def save_model(training):
+        tagfile.save(output, tagfile.TaggerBundle(model, vocab, tagging, kind="tagger",
+                                                      training=info(training)))
+
+    def save_checkpoint(trainer):
+        training = info(trainer.training_info())
+        training["resume"] = {"state": trainer.checkpoint_state(),
+                              "config": train_cfg.to_dict(), "run": run_info}
+        tagfile.save(checkpoint, tagfile.TaggerBundle(
+            model, vocab, tagging, kind="tagger-checkpoint", training=training,
+            extra=trainer.checkpoint_arrays()))
+        return checkpoint
+
+    select = "f1" if model.entities else "accuracy"
+    trainer = Trainer(model, train_batches, val_batches, train_cfg, rng,
+                      save_model=save_model, save_checkpoint=save_checkpoint,
+                      state=state, optimizer_arrays=optimizer_arrays, select=select)
+    unk = sum(int((ids == 1).sum()) for ids in train_batches.word_ids)
+    stats = {"train_sentences": len(train), "dev_sentences": len(dev),
+             "dev_tokens": val_batches.tokens() if val_batches else 0,
+             "unk_rate": unk / max(train_batches.tokens(), 1),
+             "dev_unk_rate": (sum(int((ids == 1).sum()) for ids in val_batches.word_ids)
+                              / max(val_batches.tokens(), 1)) if val_batches else 0.0,
+             "dev_held_out": not run_info["dev"]}
+    return Run(trainer, model, vocab, output, checkpoint, sources, stats, scheme,
+               resumed_from, list(changes), run_info.get("log_file"))
+
+
+def resume(path, overrides=None, train_path=None, dev_path=None, output=None,
+           command=None, log_file=None):
+    """Continue the run saved in the tagger checkpoint ``path`` exactly; settings in
+    RESUME_MAY_CHANGE may be overridden, others are refused."""
+    bundle = tagfile.load(path)
+    if bundle.kind != "tagger-checkpoint":
+        raise UsageError(f"{path}: is a tagger, not a checkpoint; resume from the "
+                         "checkpoint written next to it (NAME.ckpt.npz)")
+    try:
+        saved = bundle.training["resume"]
+        cfg_dict, state_dict, run_info = saved["config"], saved["state"], dict(saved["run"])
+    except (KeyError, TypeError):
+        raise ModelFileError(f"{path}: the checkpoint lacks its resume information") from None
+    data = DataConfig.from_dict(run_info["data"])
+    fixed = dict(bundle.model.config.to_dict(), **data.to_dict())
+    cfg_dict, changes = apply_overrides(cfg_dict, fixed, overrides)
+    train_cfg = TrainConfig.from_dict(cfg_dict)
+    if output is not None and output != run_info["output"]:
+        changes.append(("output", run_info["output"], output))
+        run_info["output"] = output
+    if train_path:
+        run_info["train"] = train_path
+    if dev_path:
+        run_info["dev"] = dev_path
+    if command:
+        run_info["resumed_with"] = list(run_info.get("resumed_with") or []) + [command]
+    if log_file is not None:
+        run_info["log_file"] = log_file
+    rng = np.random.default_rng(train_cfg.seed)
+    train, dev, vocab, scheme = _load_data(run_info["train"], run_info["dev"], data,
+                                           train_cfg, rng, vocab=bundle.vocab)
+    state = TrainState.from_dict(state_dict)
+    optimizer_arrays = {k[len("optimizer/"):]: v for k, v in bundle.extra.items()
+                        if k.startswith("optimizer/")}
+    return _build(bundle.model, vocab, train, dev, scheme, data, train_cfg, rng, run_info,
+                  state=state, optimizer_arrays=optimizer_arrays, resumed_from=path,
+                  changes=changes)

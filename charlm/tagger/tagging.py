@@ -1,0 +1,80 @@
+"""Tagging with a trained model: decoding, and streaming sentences through it.
+
+Decoding: for POS-style tags each token takes its most probable tag. For entity tags
+(IOB1, IOB2, BIOES, IO) the best *valid* sequence is found by Viterbi over the
+softmax log-probabilities with the scheme's forbidden transitions removed
+(``I-PER`` after ``O`` or ``B-LOC``…), so output spans are always well formed: the
+score of a path is Σ_t log ŷ⟨t⟩[tag⟨t⟩], the same product of per-token probabilities
+the argmax maximises, restricted to valid paths.
+
+Streaming: :func:`tag_stream` reads sentences lazily, tags them ``chunk`` at a time
+(sorted by length inside the chunk so that batches are dense) and yields them back in
+input order, so memory is bounded by the chunk, whatever the input's size.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from charlm.tagger.data import make_batch
+from charlm.tagger.decode import transition_mask, viterbi
+from charlm.text.schemes import SCHEMES
+
+# Sentences read ahead and tagged together; batches of BATCH within them.
+CHUNK = 2048
+BATCH = 128
+
+
+def make_decoder(tags, scheme, constrained=True):
+    """decoder(logp (N, T, K), lengths) → tag ids per sentence, or None (argmax) for
+    tags that are not entity tags or when ``constrained`` is off."""
+    if not constrained or scheme not in SCHEMES:
+        return None
+    allowed, start, end = transition_mask(list(tags), scheme)
+
+    def decode(logp, lengths):
+        return viterbi(np.asarray(logp, dtype=np.float64), lengths, allowed, start, end)
+
+    return decode
+
+
+def attach(bundle, constrained=True):
+    """The bundle's model, ready to decode its tags."""
+    model = bundle.model
+    scheme = bundle.tagging.get("scheme")
+    model.tags = bundle.vocab.tags
+    model.entities = scheme in SCHEMES
+    model.decoder = make_decoder(bundle.vocab.tags, scheme, constrained)
+    return model
+
+
+def tag_tokens(model, vocab, token_lists):
+    """Tag lists for token lists (all at once, batched by length)."""
+    out = [None] * len(token_lists)
+    real = [i for i, t in enumerate(token_lists) if t]
+    for i in range(len(token_lists)):
+        if not token_lists[i]:
+            out[i] = []
+    order = sorted(real, key=lambda i: len(token_lists[i]))
+    tags = vocab.tags
+    for k in range(0, len(order), BATCH):
+        idx = order[k:k + BATCH]
+        batch, _, _ = make_batch(vocab, [token_lists[i] for i in idx], idx)
+        with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+            logp = model.log_probs(batch)
+        for row, path in enumerate(model.decode(logp, batch.lengths)):
+            out[batch.order[row]] = [tags[j] for j in path]
+    return out
+
+
+def tag_stream(model, vocab, sentences, chunk=CHUNK):
+    """Yield (sentence, tags) for every sentence of an iterable, in input order."""
+    it = iter(sentences)
+    while True:
+        block = list(itertools.islice(it, chunk))
+        if not block:
+            return
+        tags = tag_tokens(model, vocab, [s.tokens for s in block])
+        yield from zip(block, tags)
