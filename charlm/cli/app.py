@@ -45,7 +45,8 @@ def quiet_stdout():
               help="Threads for NumPy's matrix products (default: all cores; "
                    "env CHARLM_THREADS). Give it before the subcommand.")
 def cli(threads):
-    """Train and use recurrent language models (RNN, GRU, LSTM) from the shell.
+    """Train and use recurrent language models (RNN, GRU, LSTM) and bidirectional
+    taggers from the shell.
 
     \b
       charlm train corpus.txt            train a model (writes model.npz)
@@ -53,6 +54,9 @@ def cli(threads):
       cat lines.txt | charlm score       log-probability and perplexity per line
       charlm info model.npz              what a model file holds
       charlm tokenize corpus.txt         what is in a corpus, before training
+      echo "The old man the boat." | charlm tag     parts of speech (bundled tagger)
+      charlm train-tagger train.conllu --dev dev.conllu   train a tagger
+      charlm evaluate -m tagger.npz test.conllu   its accuracy (and entity F1)
 
     Run `charlm COMMAND --help` for a command's options; `man charlm` for the manual.
     """
@@ -65,9 +69,11 @@ def _register():
     from charlm.cli.score_cmd import score
     from charlm.cli.tokenize_cmd import tokenize
     from charlm.cli.train_cmd import train
+    from charlm.cli.evaluate_cmd import evaluate
+    from charlm.cli.tag_cmd import tag
     from charlm.cli.train_tagger_cmd import train_tagger
 
-    for command in (train, generate, score, tokenize, info, corpora, train_tagger):
+    for command in (train, generate, score, tokenize, info, corpora, train_tagger, tag, evaluate):
         cli.add_command(command)
 
 

@@ -69,8 +69,10 @@ def tag_tokens(model, vocab, token_lists):
     return out
 
 
-def tag_stream(model, vocab, sentences, chunk=CHUNK):
-    """Yield (sentence, tags) for every sentence of an iterable, in input order."""
+def tag_stream(model, vocab, sentences, chunk=None):
+    """Yield (sentence, tags) for every sentence of an iterable, in input order,
+    reading ``chunk`` sentences ahead (default CHUNK)."""
+    chunk = chunk or CHUNK
     it = iter(sentences)
     while True:
         block = list(itertools.islice(it, chunk))

@@ -1,0 +1,117 @@
+"""``charlm evaluate``: tag a gold file and report accuracy, per-tag and entity-level
+precision/recall/F1 and the most confused tags."""
+
+import json
+import sys
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from charlm.cli.common import stdout_is_tty
+from charlm.cli.tag_cmd import load_tagger, tagger_option
+
+
+@click.command()
+@click.argument("gold", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+@tagger_option
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="A readable report (a table on a terminal), or JSON "
+                                      "with top-level keys accuracy, entities, per_tag …")
+@click.option("--input", "input_fmt", type=click.Choice(["auto", "conllu", "conll"]),
+              default="auto", show_default=True, help="Format of GOLD.")
+@click.option("--tag-column", type=click.Choice(["upos", "xpos"]), default=None,
+              help="CoNLL-U: the gold column [default: the one the tagger learned].")
+@click.option("--token-col", type=int, default=None,
+              help="Column files: index of the token column [default: detected].")
+@click.option("--tag-col", type=int, default=None,
+              help="Column files: index of the tag column [default: detected].")
+@click.option("--drop-type", "drop_types", multiple=True, metavar="TYPE",
+              help="Entity type of GOLD that the tagger does not know (e.g. MISC): its "
+                   "entities count as O. Repeatable.")
+@click.option("--no-constrain", is_flag=True,
+              help="Entity taggers: decode by argmax per token instead of constrained "
+                   "Viterbi (to measure the difference).")
+@click.option("--from-text", is_flag=True,
+              help="Also tag each sentence's raw '# text =' line with the tokenizer and "
+                   "score the tokens whose character spans match the gold ones.")
+@click.option("--encoding-errors", type=click.Choice(["strict", "replace"]),
+              default="strict", show_default=True,
+              help="Invalid UTF-8: stop with an error, or replace it with U+FFFD.")
+def evaluate(gold, model_path, fmt, input_fmt, tag_column, token_col, tag_col, drop_types,
+             no_constrain, from_text, encoding_errors):
+    """Measure a tagger on GOLD, a tagged CoNLL-U or column file: token accuracy (also
+    on words it never saw), precision/recall/F1 per tag, entity-level
+    precision/recall/F1 (exact span and type, counted as conlleval does), and the
+    most frequent confusions.
+
+    \b
+      charlm evaluate -m pos.npz en_ewt-ud-test.conllu
+      charlm evaluate -m ner.npz --format json test.iob2 | jq .entities.f1
+    """
+    from charlm.tagger.report import evaluate_from_text, evaluate_sentences
+    from charlm.text.conll import read_tagged
+
+    bundle, model = load_tagger(model_path, not no_constrain)
+    column = tag_column or bundle.tagging.get("tag_column") or "upos"
+
+    def read():
+        return read_tagged(gold, input_fmt, column, token_col, tag_col, encoding_errors)
+
+    result = evaluate_sentences(model, bundle.vocab, bundle.tagging, read(), drop_types)
+    if from_text:
+        result["from_text"] = evaluate_from_text(model, bundle.vocab, read())
+    result["decoding"] = ("constrained viterbi" if model.decoder is not None else "argmax")
+    if fmt == "json":
+        sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
+        return
+    render(result, gold)
+
+
+def _pct(x):
+    return "n/a" if x is None else f"{100 * x:.2f}"
+
+
+def render(r, name):
+    """A rich table on a terminal, plain aligned text elsewhere (both on stdout)."""
+    tty = stdout_is_tty()
+    con = Console(highlight=False, soft_wrap=True, force_terminal=tty,
+                  color_system="auto" if tty else None)
+    unk = r.get("unknown_words") or {}
+    con.print(f"{name}: {r['sentences']:,} sentences, {r['tokens']:,} tokens; decoding "
+              f"{r['decoding']}", markup=False)
+    con.print(f"accuracy {_pct(r['accuracy'])}%  (unknown words: {_pct(unk.get('accuracy'))}% "
+              f"of {unk.get('tokens', 0):,})", markup=False)
+    if "from_text" in r:
+        ft = r["from_text"]
+        con.print(f"from raw text {_pct(ft['accuracy'])}% of gold tokens "
+                  f"({ft['aligned']:,} of {ft['tokens']:,} tokens aligned; "
+                  f"{_pct(ft['aligned_accuracy'])}% of those)", markup=False)
+    ent = r.get("entities")
+    if ent:
+        con.print(f"entities precision {_pct(ent['precision'])}  recall {_pct(ent['recall'])}  "
+                  f"F1 {_pct(ent['f1'])}  (gold {ent['gold']}, predicted {ent['predicted']}, "
+                  f"correct {ent['correct']})", markup=False)
+        per_type = ent.get("per_type") or {}
+        if per_type:
+            t = Table("type", "precision", "recall", "F1", "gold", box=None, pad_edge=False)
+            for typ, v in sorted(per_type.items()):
+                t.add_row(typ, _pct(v.get("precision")), _pct(v.get("recall")),
+                          _pct(v.get("f1")), str(v.get("gold", v.get("support", ""))))
+            con.print(t)
+    per_tag = r.get("per_tag") or {}
+    if per_tag:
+        t = Table("tag", "precision", "recall", "F1", "support", box=None, pad_edge=False)
+        for tag, v in sorted(per_tag.items(), key=lambda kv: -kv[1].get("support", 0)):
+            t.add_row(tag, _pct(v.get("precision")), _pct(v.get("recall")), _pct(v.get("f1")),
+                      str(v.get("support", "")))
+        con.print(t)
+    conf = r.get("confusions") or []
+    if conf:
+        t = Table("gold", "predicted", "count", box=None, pad_edge=False,
+                  title="most confused" if tty else None)
+        for g, p, c in conf[:10]:
+            t.add_row(g, p, str(c))
+        if not tty:
+            con.print("most confused")
+        con.print(t)

@@ -1,0 +1,113 @@
+"""``charlm tag``: read sentences lazily, tag them in batches, write them in input order."""
+
+import os
+import sys
+
+import click
+
+from charlm.store.tagfile import TAGGER_ENV
+
+INPUTS = ("auto", "text", "conllu", "conll")
+OUTPUTS = ("conllu", "conll", "tsv", "jsonl", "inline", "spans")
+
+
+def tagger_option(f):
+    return click.option(
+        "-m", "--model", "model_path", type=click.Path(dir_okay=False),
+        help=f"Tagger file (default: ${TAGGER_ENV}, then the bundled English UPOS "
+             "tagger).")(f)
+
+
+def load_tagger(path, constrained=True):
+    """(bundle, model ready to decode) of a tagger file, or of the default tagger."""
+    from charlm.errors import ModelFileError
+    from charlm.store import tagfile
+    from charlm.tagger.tagging import attach
+
+    path = path or tagfile.default_tagger_path()
+    if path == tagfile.BUNDLED_TAGGER and not os.path.exists(path):
+        raise ModelFileError("the bundled English tagger is missing from this installation; "
+                             "train one with `charlm train-tagger` and pass it with -m")
+    bundle = tagfile.load(path)
+    return bundle, attach(bundle, constrained)
+
+
+def input_kind(source, given):
+    """text, conllu or conll: as given, or from the file name (stdin: text)."""
+    if given != "auto":
+        return given
+    name = str(source).lower()
+    if name.endswith(".conllu"):
+        return "conllu"
+    if name.endswith((".conll", ".iob", ".iob1", ".iob2", ".bio", ".bioes")):
+        return "conll"
+    return "text"
+
+
+@click.command()
+@click.argument("file", default="-", type=click.Path(allow_dash=True, dir_okay=False))
+@tagger_option
+@click.option("--input", "input_fmt", type=click.Choice(INPUTS), default="auto",
+              show_default=True,
+              help="text: one sentence per line; conllu/conll: a tagged or untagged file "
+                   "whose tag column is filled in; auto: from FILE's name "
+                   "(.conllu, .conll/.iob2/.bio …), else text.")
+@click.option("--pretokenized", is_flag=True,
+              help="Text input: tokens are separated by whitespace (no tokenizer).")
+@click.option("--format", "fmt", type=click.Choice(OUTPUTS), default=None,
+              help="inline: word/TAG word/TAG; tsv: token<TAB>tag, blank line between "
+                   "sentences; jsonl: one JSON object per sentence; conllu/conll: the "
+                   "input's block with the tag column filled in; spans (entity taggers): "
+                   "one JSON line per input line with entity text, type and character "
+                   "offsets [default: inline for text, else the input's format].")
+@click.option("--tag-column", type=click.Choice(["upos", "xpos"]), default=None,
+              help="CoNLL-U output: the column to fill [default: the one the tagger "
+                   "learned].")
+@click.option("--no-constrain", is_flag=True,
+              help="Entity taggers: take each token's most probable tag instead of the "
+                   "best valid sequence (constrained Viterbi).")
+@click.option("--encoding-errors", type=click.Choice(["strict", "replace"]),
+              default="strict", show_default=True,
+              help="Invalid UTF-8: stop with an error, or replace it with U+FFFD.")
+def tag(file, model_path, input_fmt, pretokenized, fmt, tag_column, no_constrain,
+        encoding_errors):
+    """Tag FILE (default: standard input) with a tagger: parts of speech with the
+    bundled English tagger, or whatever a tagger of `charlm train-tagger` learned.
+
+    Raw text is one sentence per line, split into tokens the way UD English EWT is
+    (punctuation apart, clitics such as n't, 's, 'll split off); empty lines stay
+    empty. Sentences are read as they come and written in input order, so it works
+    on endless streams and in pipes.
+
+    \b
+      echo "The old man the boat." | charlm tag
+      charlm tag --format conllu notes.txt > notes.conllu
+      charlm tag -m ner.npz --format spans news.txt
+    """
+    from charlm.errors import UsageError
+    from charlm.tagger.tagging import tag_stream
+    from charlm.text.conll import format_sentence, read_raw, read_tagged
+
+    bundle, model = load_tagger(model_path, not no_constrain)
+    scheme = bundle.tagging.get("scheme")
+    kind = input_kind(file, input_fmt)
+    if fmt is None:
+        fmt = "inline" if kind == "text" else kind
+    if fmt == "spans" and not scheme:
+        raise UsageError("--format spans needs an entity tagger (its tags are "
+                         f"{' '.join(bundle.vocab.tags[:6])} …); use inline, tsv, jsonl, "
+                         "conllu or conll")
+    if kind == "text":
+        sentences = read_raw(file, pretokenized=pretokenized, encoding_errors=encoding_errors)
+    else:
+        sentences = read_tagged(file, kind, tag_column or bundle.tagging.get("tag_column")
+                                or "upos", encoding_errors=encoding_errors)
+    source = sys.stdin if file == "-" else None
+    interactive = source is not None and source.isatty()
+    out = sys.stdout
+    for k, (sent, tags) in enumerate(tag_stream(model, bundle.vocab, sentences,
+                                                chunk=1 if interactive else None)):
+        out.write(format_sentence(sent, tags, fmt, scheme))
+        if interactive:
+            out.flush()
+    out.flush()

@@ -1,0 +1,106 @@
+"""Measuring a tagger on a gold file: tag its sentences, score them
+(:func:`charlm.tagger.evaluate.score`: accuracy, per-tag and entity-level figures),
+and add what the scorer cannot know: the accuracy on words the tagger never saw, and
+optionally the accuracy from raw text.
+
+Entity tags are compared in the gold file's own scheme: the tagger's output is
+converted to it first (a tagger trained on IOB2 scores on an IO file such as
+wikigold). ``drop_types`` turns gold entities of types the tagger does not know
+(wikigold's MISC) into O, and ``constrained=False`` decodes with a plain argmax, to
+measure what the constrained Viterbi adds.
+
+From raw text (``from_text``): each gold sentence's ``# text =`` line is tokenized as
+``charlm tag`` would and tagged; a gold token is scored when a predicted token has
+exactly its character span, the others count as misses (so the figure includes
+tokenization errors): accuracy = correct aligned tokens / gold tokens.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from charlm.errors import CorpusError
+from charlm.tagger.data import UNK_ID
+from charlm.tagger.evaluate import score
+from charlm.tagger.tagging import tag_stream, tag_tokens
+from charlm.text.schemes import SCHEMES, convert, detect_scheme
+
+
+def _retype(tags, drop_types):
+    return ["O" if t != "O" and t[2:] in drop_types else t for t in tags]
+
+
+def evaluate_sentences(model, vocab, tagging, sentences, drop_types=()):
+    """Score the tagger on gold ``sentences`` (an iterable of Sentence with tags).
+    Returns the scorer's dict plus ``unknown_words`` {tokens, accuracy}."""
+    gold, pred, unknown = [], [], []
+    for sent, tags in tag_stream(model, vocab, (s for s in sentences if s.tokens)):
+        if sent.tags is None:
+            raise CorpusError(f"{sent.source}:{sent.line}: the sentence has no gold tags")
+        gold.append(list(sent.tags))
+        pred.append(tags)
+        unknown.append(vocab.encode_words(sent.tokens) == UNK_ID)
+    if not gold:
+        raise CorpusError("the gold file holds no sentences")
+    scheme = tagging.get("scheme")
+    gold_scheme = detect_scheme(gold)
+    if drop_types:
+        gold = [_retype(g, set(drop_types)) for g in gold]
+    if scheme in SCHEMES and gold_scheme in SCHEMES and gold_scheme != scheme:
+        pred = [convert(p, scheme, gold_scheme) for p in pred]
+    result = score(gold, pred)
+    unk_total = unk_right = 0
+    for g, p, u in zip(gold, pred, unknown):
+        unk_total += int(u.sum())
+        unk_right += int((np.array([a == b for a, b in zip(g, p)]) & u).sum())
+    result["unknown_words"] = {"tokens": unk_total,
+                               "accuracy": unk_right / unk_total if unk_total else None}
+    return result
+
+
+def _gold_spans(sent):
+    """Character spans of the gold tokens in the sentence's text, or None when the
+    tokens cannot be found in order."""
+    spans, pos = [], 0
+    for tok in sent.tokens:
+        i = sent.text.find(tok, pos)
+        if i < 0:
+            return None
+        spans.append((i, i + len(tok)))
+        pos = i + len(tok)
+    return spans
+
+
+def evaluate_from_text(model, vocab, sentences):
+    """Accuracy when tagging each gold sentence's raw text (see the module's doc).
+    Returns {"tokens", "aligned", "correct", "accuracy", "aligned_accuracy"}."""
+    from charlm.text.ud_tokenize import tokenize
+
+    total = aligned = correct = 0
+    batch = []
+
+    def flush():
+        nonlocal aligned, correct
+        predicted = tag_tokens(model, vocab, [[t for t, _, _ in toks] for _, toks in batch])
+        for (sent, toks), tags in zip(batch, predicted):
+            at = {(s, e): tag for (_, s, e), tag in zip(toks, tags)}
+            for span, g in zip(_gold_spans(sent) or [], sent.tags):
+                if span in at:
+                    aligned += 1
+                    correct += at[span] == g
+        batch.clear()
+
+    for sent in sentences:
+        if not sent.tokens:
+            continue
+        if sent.text is None:
+            raise CorpusError(f"{sent.source}:{sent.line}: no '# text =' line to tag")
+        total += len(sent.tokens)
+        batch.append((sent, tokenize(sent.text)))
+        if len(batch) >= 512:
+            flush()
+    if batch:
+        flush()
+    return {"tokens": total, "aligned": aligned, "correct": correct,
+            "accuracy": correct / total if total else None,
+            "aligned_accuracy": correct / aligned if aligned else None}
