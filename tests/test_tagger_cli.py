@@ -1,0 +1,195 @@
+"""`charlm train-tagger`, `tag`, `evaluate` and `info` on taggers: data on stdout
+only, one-line errors with the right exit status, every output format parses."""
+
+import json
+import re
+
+import pytest
+from click.testing import CliRunner
+
+from charlm.cli.app import cli
+
+ANSI = re.compile(r"\x1b\[")
+POS = [("the dog runs .", "DET NOUN VERB PUNCT"),
+       ("a cat sleeps .", "DET NOUN VERB PUNCT"),
+       ("dogs run fast", "NOUN VERB ADV"),
+       ("the old man sleeps well .", "DET ADJ NOUN VERB ADV PUNCT")]
+NER = [("John lives in Paris", "B-PER O O B-LOC"),
+       ("Mary Ann Smith visited New York", "B-PER I-PER I-PER O B-LOC I-LOC"),
+       ("it rains", "O O")]
+
+
+def run(*args, input=None):
+    return CliRunner().invoke(cli, [str(a) for a in args], input=input,
+                              catch_exceptions=False)
+
+
+def write_conllu(path, pairs, times=8):
+    lines = []
+    for w, t in pairs * times:
+        lines.append(f"# text = {w}")
+        for i, (a, b) in enumerate(zip(w.split(), t.split()), 1):
+            lines.append(f"{i}\t{a}\t{a.lower()}\t{b}\t_\t_\t0\t_\t_\t_")
+        lines.append("")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def write_columns(path, pairs, times=8):
+    lines = []
+    for w, t in pairs * times:
+        lines += [f"{a} {b}" for a, b in zip(w.split(), t.split())] + [""]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+SMALL = ("--hidden", "8", "--embed", "6", "--char-embed", "4", "--char-hidden", "4")
+
+
+@pytest.fixture(scope="module")
+def pos_tagger(tmp_path_factory):
+    d = tmp_path_factory.mktemp("pos")
+    train = write_conllu(d / "train.conllu", POS)
+    out = d / "pos.npz"
+    r = run("train-tagger", train, "--dev", train, "-o", out, "--epochs", "12", "--batch-size", "4", "--lr", "0.01",
+            *SMALL, "--progress", "off", "--json")
+    assert r.exit_code == 0, r.output
+    summary = json.loads(r.stdout)
+    assert summary["best_metrics"]["accuracy"] > 0.9
+    return out, train
+
+
+@pytest.fixture(scope="module")
+def ner_tagger(tmp_path_factory):
+    d = tmp_path_factory.mktemp("ner")
+    train = write_columns(d / "train.iob2", NER)
+    out = d / "ner.npz"
+    r = run("train-tagger", train, "--dev", train, "-o", out, "--epochs", "15", "--batch-size", "3", "--lr", "0.01",
+            *SMALL, "--progress", "off", "-q")
+    assert r.exit_code == 0, r.output
+    assert r.stdout == ""
+    return out, train
+
+
+def test_train_tagger_reports_on_stderr_only(tmp_path):
+    train = write_conllu(tmp_path / "t.conllu", POS)
+    r = run("train-tagger", train, "-o", tmp_path / "x.npz", "--steps", "3", *SMALL,
+            "--progress", "off")
+    assert r.exit_code == 0 and r.stdout == ""
+    assert "acc " in r.stderr and "held out" in r.stderr and not ANSI.search(r.stderr)
+
+
+def test_tag_inline_and_stdin(pos_tagger):
+    model, _ = pos_tagger
+    r = run("tag", "-m", model, input="the dog runs .\n\na cat sleeps .\n")
+    assert r.exit_code == 0 and r.stderr == ""
+    lines = r.stdout.split("\n")
+    assert lines[0] == "the/DET dog/NOUN runs/VERB ./PUNCT"
+    assert lines[1] == ""                                  # empty lines stay aligned
+    assert lines[2].startswith("a/DET cat/NOUN")
+
+
+@pytest.mark.parametrize("fmt", ["tsv", "jsonl", "conllu", "conll"])
+def test_tag_formats_parse(pos_tagger, fmt):
+    model, _ = pos_tagger
+    r = run("tag", "-m", model, "--format", fmt, input="the dog runs .\ndogs run fast\n")
+    assert r.exit_code == 0, r.output
+    if fmt == "jsonl":
+        rows = [json.loads(line) for line in r.stdout.splitlines()]
+        assert len(rows) == 2 and rows[0]["tags"][:2] == ["DET", "NOUN"]
+    elif fmt == "conllu":
+        blocks = [b for b in r.stdout.strip().split("\n\n")]
+        assert len(blocks) == 2
+        rows = [line.split("\t") for line in blocks[0].splitlines() if not line.startswith("#")]
+        assert all(len(row) == 10 for row in rows) and rows[1][3] == "NOUN"
+    else:
+        blocks = r.stdout.strip().split("\n\n")
+        assert len(blocks) == 2
+        assert blocks[1].splitlines()[1].split()[-1] == "VERB"
+
+
+def test_tag_fills_a_conllu_file(pos_tagger):
+    model, train = pos_tagger
+    r = run("tag", "-m", model, train)
+    assert r.exit_code == 0
+    assert r.stdout.count("# text = ") == train.read_text().count("# text = ")
+
+
+def test_tag_spans_for_entities(ner_tagger):
+    model, _ = ner_tagger
+    line = "John lives in Paris"
+    r = run("tag", "-m", model, "--format", "spans", input=line + "\n")
+    assert r.exit_code == 0, r.output
+    rec = json.loads(r.stdout)
+    found = {(e["text"], e["type"]) for e in rec["entities"]}
+    assert ("John", "PER") in found and ("Paris", "LOC") in found
+    for e in rec["entities"]:
+        assert line[e["start"]:e["end"]] == e["text"]
+
+
+def test_evaluate_json_and_text(pos_tagger, ner_tagger):
+    model, gold = pos_tagger
+    r = run("evaluate", "-m", model, gold, "--format", "json")
+    assert r.exit_code == 0
+    d = json.loads(r.stdout)
+    assert 0.9 < d["accuracy"] <= 1.0 and "entities" not in d
+    r = run("evaluate", "-m", model, gold)
+    assert r.exit_code == 0 and "accuracy" in r.stdout and not ANSI.search(r.stdout)
+    model, gold = ner_tagger
+    d = json.loads(run("evaluate", "-m", model, gold, "--format", "json").stdout)
+    assert set(d["entities"]) >= {"precision", "recall", "f1"}
+    assert d["entities"]["f1"] > 0.8
+    assert d["decoding"] == "constrained viterbi"
+    d = json.loads(run("evaluate", "-m", model, gold, "--format", "json",
+                       "--no-constrain").stdout)
+    assert d["decoding"] == "argmax"
+
+
+def test_info_shows_the_notation(pos_tagger):
+    model, _ = pos_tagger
+    r = run("info", model)
+    assert r.exit_code == 0
+    assert "W_y [a→⟨t⟩; a←⟨t⟩]" in r.stdout and "a←" in r.stdout
+    d = json.loads(run("info", model, "--format", "json").stdout)
+    assert d["kind"] == "tagger" and d["vocab"]["tags"]
+
+
+def test_wrong_kind_of_model_fails_in_one_line(pos_tagger, trained_names):
+    model, _ = pos_tagger
+    for args in (("generate", "-m", model), ("score", "-m", model)):
+        r = run(*args, input="abc\n")
+        assert r.exit_code == 1 and r.stdout == ""
+        assert len(r.stderr.strip().splitlines()) == 1 and "is a tagger" in r.stderr
+    r = run("tag", "-m", trained_names, input="abc\n")
+    assert r.exit_code == 1 and len(r.stderr.strip().splitlines()) == 1
+    assert "not a tagger" in r.stderr
+
+
+def test_usage_errors_exit_2(pos_tagger, tmp_path):
+    model, _ = pos_tagger
+    r = run("tag", "-m", model, "--format", "spans", input="a b\n")
+    assert r.exit_code == 2 and "entity tagger" in r.stderr
+    r = run("train-tagger")
+    assert r.exit_code == 2
+    r = run("tag", "-m", tmp_path / "missing.npz", input="a\n")
+    assert r.exit_code == 1 and "no such model file" in r.stderr
+
+
+def test_resume_a_tagger_run(tmp_path):
+    train = write_conllu(tmp_path / "t.conllu", POS)
+    out = tmp_path / "r.npz"
+    r = run("train-tagger", train, "-o", out, "--steps", "4", *SMALL, "--progress", "off")
+    assert r.exit_code == 0
+    r = run("train-tagger", "--resume", tmp_path / "r.ckpt.npz", "--steps", "6",
+            "--progress", "off", "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["steps"] == 6 and "resuming" in r.stderr
+    r = run("train-tagger", "--resume", tmp_path / "r.ckpt.npz", "--steps", "8",
+            "--hidden", "9", "--progress", "off")
+    assert r.exit_code == 2 and "cannot resume" in r.stderr
+
+
+def test_help_of_every_tagging_command():
+    for name in ("train-tagger", "tag", "evaluate"):
+        r = run(name, "--help")
+        assert r.exit_code == 0 and "Usage:" in r.stdout
