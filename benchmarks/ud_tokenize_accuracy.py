@@ -1,6 +1,6 @@
 """How closely charlm's raw-text tokenizer reproduces UD English EWT's tokens.
 
-    python benchmarks/ud_tokenize_accuracy.py [--split test] [--show 20]
+    python benchmarks/ud_tokenize_accuracy.py [--split test] [--show 20] [--conllu FILE]
 
 For each sentence of ../shared/corpora/tagging/en_ewt/en_ewt-ud-SPLIT.conllu, the
 ``# text =`` line is tokenized with charlm.text.ud_tokenize.tokenize and compared with
@@ -10,11 +10,13 @@ the gold FORM sequence (multiword tokens' parts, as the tagger sees them):
 * token F1: precision/recall of (start, end) character spans, gold spans found by
   aligning the gold FORMs to the text.
 
+``--conllu`` measures another CoNLL-U file instead (e.g. eval/ud_en_pud, never tuned on).
 Gold sentences whose FORMs do not spell the text (rare typo corrections) are counted
 as wrong in "exact" and left out of the span figures; their number is printed.
 """
 
 import argparse
+import pathlib
 import sys
 
 from common import SHARED
@@ -27,8 +29,11 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--split", default="test", choices=["train", "dev", "test"])
     ap.add_argument("--show", type=int, default=0, help="print this many mismatches")
+    ap.add_argument("--conllu", help="a CoNLL-U file to measure instead of EWT")
     args = ap.parse_args()
     path = SHARED / "tagging" / "en_ewt" / f"en_ewt-ud-{args.split}.conllu"
+    if args.conllu:
+        path = pathlib.Path(args.conllu)
     if not path.is_file():
         sys.exit(f"{path} not found")
     sentences = exact = unaligned = 0
@@ -53,7 +58,7 @@ def main():
         pred_n += len(pred_spans)
         hit += len(set(gold_spans) & pred_spans)
     p, r = hit / pred_n, hit / gold_n
-    print(f"EWT {args.split}: {sentences} sentences, {gold_n} gold tokens "
+    print(f"{path.name}: {sentences} sentences, {gold_n} gold tokens "
           f"({unaligned} sentences whose FORMs do not spell their text left out of F1)")
     print(f"exact sentences: {exact / sentences:.2%}")
     print(f"token precision {p:.2%}  recall {r:.2%}  F1 {2 * p * r / (p + r):.2%}")

@@ -279,3 +279,40 @@ def test_real_files():
     wiki = list(read_tagged(str(shared_file("eval/wikigold/wikigold.conll.txt"))))
     assert len(wiki) == 1696                       # 1841 blocks less 145 -DOCSTART-
     assert {t for s in wiki for t in s.tags} == {"O", "I-PER", "I-LOC", "I-ORG", "I-MISC"}
+
+
+class _Trickle(io.RawIOBase):
+    """A pipe that gives one line per read and fails if read past what was asked for."""
+
+    def __init__(self, lines):
+        self.lines = list(lines)
+        self.reads = 0
+
+    def readable(self):
+        return True
+
+    def read1(self, n=-1):
+        self.reads += 1
+        return self.lines.pop(0) if self.lines else b""
+
+    read = read1
+
+
+def test_stdin_is_read_as_it_comes(monkeypatch):
+    pipe = _Trickle([b"first line here\n", b"second\n", b"third\n"])
+    monkeypatch.setattr("sys.stdin", type("Stdin", (), {"buffer": pipe})())
+    it = read_raw("-")
+    first = next(it)
+    assert first.tokens == ["first", "line", "here"] and first.source == "<stdin>"
+    assert pipe.reads == 1              # tagged before the rest of the pipe arrived
+    assert [s.text for s in it] == ["second", "third"]
+
+
+def test_conllu_on_stdin_is_read_one_sentence_ahead(monkeypatch):
+    lines = [ln.encode() + b"\n" for ln in CONLLU.splitlines()]
+    pipe = _Trickle(lines)
+    monkeypatch.setattr("sys.stdin", type("Stdin", (), {"buffer": pipe})())
+    it = read_tagged("-")
+    assert next(it).tokens[0] == "I"
+    assert pipe.reads <= 12             # the first sentence and its blank line
+    assert next(it).tokens == ["Hi"]

@@ -156,8 +156,7 @@ def _detect(lines, name):
     if not data:
         raise CorpusError(f"{name}: no token lines to tell the format from; "
                           "is it empty or not a tagged file?")
-    if all(len(ln.split("\t")) == CONLLU_COLUMNS and _ID.fullmatch(ln.split("\t")[0])
-           for ln in data):
+    if _looks_conllu([(0, ln) for ln in data]):
         return "conllu"
     if all(len(_split_columns(ln)) >= 2 for ln in data):
         return "conll"
@@ -183,11 +182,7 @@ def read_tagged(source, fmt="auto", tag_column="upos", token_col=None, tag_col=N
         raise UsageError(f"unknown tag column {tag_column!r}; expected upos or xpos")
     src = as_source(source)
     lines = _lines(src, encoding_errors)
-    head = []
-    for item in lines:
-        head.append(item)
-        if len(head) >= PEEK_LINES:
-            break
+    head = _peek(lines, fmt)
     if fmt == "auto":
         fmt = _detect([ln for _, ln in head], src.name)
     all_lines = _chain(head, lines)
@@ -203,6 +198,26 @@ def read_tagged(source, fmt="auto", tag_column="upos", token_col=None, tag_col=N
     if not any_sentence:
         raise CorpusError(f"{src.name}: no sentences found; is it empty or not a "
                           f"{fmt} file?")
+
+
+def _peek(lines, fmt):
+    """The first lines, read ahead to decide the format and the columns: up to
+    :data:`PEEK_LINES`, or only the first sentence of a CoNLL-U file (whose columns are
+    fixed), so that a CoNLL-U stream on a pipe is tagged without waiting."""
+    head = []
+    for item in lines:
+        head.append(item)
+        if len(head) >= PEEK_LINES:
+            break
+        if not item[1].strip() and _token_lines([ln for _, ln in head]):
+            if fmt == "conllu" or (fmt == "auto" and _looks_conllu(head)):
+                break
+    return head
+
+
+def _looks_conllu(head):
+    return all(len(ln.split("\t")) == CONLLU_COLUMNS and _ID.fullmatch(ln.split("\t")[0])
+               for ln in _token_lines([ln for _, ln in head]))
 
 
 def _chain(head, rest):
