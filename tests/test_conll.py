@@ -316,3 +316,10 @@ def test_conllu_on_stdin_is_read_one_sentence_ahead(monkeypatch):
     assert next(it).tokens[0] == "I"
     assert pipe.reads <= 12             # the first sentence and its blank line
     assert next(it).tokens == ["Hi"]
+
+
+def test_raw_text_refuses_nul_but_not_a_stray_control():
+    (s,) = read_raw(io.BytesIO(b"a\x1bb c\n"))
+    assert s.tokens[-1] == "c"
+    with pytest.raises(CorpusError, match=r"<stream>:2: binary data"):
+        list(read_raw(io.BytesIO(b"ok\n\x00\x00\n")))

@@ -43,7 +43,8 @@ TAG_COLUMNS = {"upos": 3, "xpos": 4}       # CoNLL-U column of each tag kind
 CONLLU_COLUMNS = 10
 PEEK_LINES = 500              # lines read ahead to decide the format and the columns
 _ID = regex.compile(r"\d+|\d+-\d+|\d+\.\d+")
-_BINARY = regex.compile(r"[\x00-\x08\x0e-\x1f]")   # controls no text file holds
+_BINARY = regex.compile(r"[\x00-\x08\x0e-\x1f]")   # controls no tagged file holds
+_NUL = regex.compile(r"\x00")              # raw text is let off other stray controls
 
 
 @dataclass
@@ -103,11 +104,17 @@ def as_source(source) -> Source:
     return _StreamSource(name if isinstance(name, str) else "<stream>", source)
 
 
-def _lines(src: Source, encoding_errors: str) -> Iterator[tuple[int, str]]:
-    """(1-based line number, line without its newline) of a source, lazily."""
+def _lines(src: Source, encoding_errors: str, binary=_BINARY) -> Iterator[tuple[int, str]]:
+    """(1-based line number, line without its newline) of a source, lazily; a
+    :class:`CorpusError` at the first character that ``binary`` matches."""
     for chunk in read_chunks(src, encoding_errors=encoding_errors):
         if not chunk.text:
             continue
+        bad = binary.search(chunk.text)
+        if bad is not None:
+            at = chunk.first_line + chunk.text.count("\n", 0, bad.start())
+            raise CorpusError(f"{src.name}:{at}: binary data (control bytes), not a text "
+                              "file; give a CoNLL-U or column file in UTF-8")
         lines = chunk.text.split("\n")
         if chunk.text.endswith("\n"):
             lines.pop()
@@ -117,12 +124,6 @@ def _lines(src: Source, encoding_errors: str) -> Iterator[tuple[int, str]]:
 
 def _fail(src, lineno, message) -> CorpusError:
     return CorpusError(f"{src.name}:{lineno}: {message}")
-
-
-def _check_text(src, lineno, line):
-    if _BINARY.search(line):
-        raise _fail(src, lineno, "binary data (control bytes), not a text file; "
-                                 "give a CoNLL-U or column file in UTF-8")
 
 
 # --- format detection -----------------------------------------------------------------
@@ -229,7 +230,6 @@ def _blocks(src, lines):
     """Blank-line separated blocks: (first line number, [(lineno, line), ...])."""
     block = []
     for lineno, line in lines:
-        _check_text(src, lineno, line)
         if line.strip():
             block.append((lineno, line))
         elif block:
@@ -409,7 +409,7 @@ def read_raw(source, pretokenized=False, encoding_errors="strict") -> Iterator[S
     from charlm.text.ud_tokenize import tokenize   # noqa: PLC0415 (a heavy regex set)
 
     src = as_source(source)
-    for lineno, line in _lines(src, encoding_errors):
+    for lineno, line in _lines(src, encoding_errors, binary=_NUL):
         if pretokenized:
             found = [(m.group(), m.start(), m.end()) for m in regex.finditer(r"\S+", line)]
         else:
