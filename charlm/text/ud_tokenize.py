@@ -28,10 +28,11 @@ ABBREVIATIONS = (
     "atty mgr assoc mfg intl div wk yr yrs hrs min max tel ext v mon tue tues wed thu "
     "thur thurs fri sat sun ont calif pop"
 ).split()
-# Prefixes EWT leaves attached to the word after their hyphen.
+# Prefixes EWT leaves attached to the word after their hyphen (as found in its train
+# and dev sets; "well-", "self-" and "inter-" it splits).
 HYPHEN_PREFIXES = (
     "e non pre anti mid re post co over pro multi ex sub semi cross neo psycho counter "
-    "intra socio micro un inter self well vice arch ultra extra mega"
+    "intra socio micro un vice arch"
 ).split()
 EMOTICONS = [":-)", ":-(", ":)", ":(", ":D", ":P", ":p", ";)", ";-)", ":/", "^_^", "<3",
              ":-D", ":-P", ":o", ":O", "=)", "XD", "xD"]
