@@ -138,3 +138,16 @@ def test_entity_scores_match_seqeval_on_uner_dev_with_corruptions():
         assert_matches_seqeval(gold, pred)
         if rate == 0.0:
             assert score(gold, pred)["entities"]["f1"] == 1.0
+
+
+def test_raw_text_score_counts_only_tokens_that_align():
+    from charlm.tagger.evaluate import matching_tokens, raw_text_score
+    # text "can't go": gold ca|n't|go, ours can't|go (one token missed)
+    gold_spans = [[(0, 2), (2, 5), (6, 8)]]
+    pred_spans = [[(0, 5), (6, 8)]]
+    assert matching_tokens(gold_spans[0], pred_spans[0]) == [(2, 1)]
+    r = raw_text_score([["AUX", "PART", "VERB"]], gold_spans, [["AUX", "NOUN"]], pred_spans)
+    assert r == {"gold_tokens": 3, "aligned": 1, "accuracy_aligned": 0.0,
+                 "accuracy_all": 0.0}
+    r = raw_text_score([["AUX", "PART", "VERB"]], gold_spans, [["AUX", "VERB"]], pred_spans)
+    assert r["accuracy_aligned"] == 1.0 and r["accuracy_all"] == pytest.approx(1 / 3)

@@ -1,6 +1,9 @@
 """Scoring predicted tags against gold tags: token accuracy, per-tag precision/recall/F1,
 entity-level precision/recall/F1 (exact span and type) and the most confused tag pairs.
 
+:func:`raw_text_score` scores tags on raw text, where the tokens need not be the gold
+ones: only the gold tokens whose characters a predicted token covers exactly count.
+
 Entities are counted as conlleval counts them (see :mod:`charlm.text.schemes`): the
 spans of :func:`~charlm.text.schemes.spans`, a predicted entity correct when a gold
 entity has the same start, end and type. Micro-averaged over all entities, and per type;
@@ -96,3 +99,29 @@ def entity_scores(gold: list[list[str]], pred: list[list[str]]) -> dict:
         per_type[t].update(gold=n_gold[t], predicted=n_pred[t], correct=n_hit[t])
     out["per_type"] = per_type
     return out
+
+
+def matching_tokens(gold_spans, pred_spans) -> list[tuple[int, int]]:
+    """Pairs ``(i, j)``: gold token i and predicted token j cover the same characters
+    (``(start, end)`` offsets into one text, each list in order)."""
+    where = {span: j for j, span in enumerate(pred_spans)}
+    return [(i, where[span]) for i, span in enumerate(gold_spans) if span in where]
+
+
+def raw_text_score(gold_tags, gold_spans, pred_tags, pred_spans) -> dict:
+    """Tagging accuracy on raw text, where our tokenizer's tokens need not be the gold
+    ones. Per sentence: gold tags with their spans, predicted tags with theirs.
+
+    Returns ``{"gold_tokens", "aligned", "accuracy_aligned", "accuracy_all"}``: the
+    share of gold tokens our tokenizer found exactly, accuracy over those, and accuracy
+    over all gold tokens counting the ones not found as wrong.
+    """
+    gold_n = aligned = correct = 0
+    for g_tags, g_spans, p_tags, p_spans in zip(gold_tags, gold_spans, pred_tags, pred_spans):
+        pairs = matching_tokens(g_spans, p_spans)
+        gold_n += len(g_tags)
+        aligned += len(pairs)
+        correct += sum(g_tags[i] == p_tags[j] for i, j in pairs)
+    return {"gold_tokens": gold_n, "aligned": aligned,
+            "accuracy_aligned": correct / aligned if aligned else 0.0,
+            "accuracy_all": correct / gold_n if gold_n else 0.0}
