@@ -84,9 +84,9 @@ def render(r, name):
               f"of {unk.get('tokens', 0):,})", markup=False)
     if "from_text" in r:
         ft = r["from_text"]
-        con.print(f"from raw text {_pct(ft['accuracy'])}% of gold tokens "
-                  f"({ft['aligned']:,} of {ft['tokens']:,} tokens aligned; "
-                  f"{_pct(ft['aligned_accuracy'])}% of those)", markup=False)
+        con.print(f"from raw text {_pct(ft['accuracy_all'])}% of gold tokens "
+                  f"({ft['aligned']:,} of {ft['gold_tokens']:,} tokens found by the "
+                  f"tokenizer; {_pct(ft['accuracy_aligned'])}% of those)", markup=False)
     ent = r.get("entities")
     if ent:
         con.print(f"entities precision {_pct(ent['precision'])}  recall {_pct(ent['recall'])}  "

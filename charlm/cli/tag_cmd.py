@@ -97,17 +97,17 @@ def tag(file, model_path, input_fmt, pretokenized, fmt, tag_column, no_constrain
         raise UsageError("--format spans needs an entity tagger (its tags are "
                          f"{' '.join(bundle.vocab.tags[:6])} …); use inline, tsv, jsonl, "
                          "conllu or conll")
+    column = tag_column or bundle.tagging.get("tag_column") or "upos"
     if kind == "text":
         sentences = read_raw(file, pretokenized=pretokenized, encoding_errors=encoding_errors)
     else:
-        sentences = read_tagged(file, kind, tag_column or bundle.tagging.get("tag_column")
-                                or "upos", encoding_errors=encoding_errors)
+        sentences = read_tagged(file, kind, column, encoding_errors=encoding_errors)
     source = sys.stdin if file == "-" else None
     interactive = source is not None and source.isatty()
     out = sys.stdout
     for k, (sent, tags) in enumerate(tag_stream(model, bundle.vocab, sentences,
                                                 chunk=1 if interactive else None)):
-        out.write(format_sentence(sent, tags, fmt, scheme))
+        out.write(format_sentence(sent, tags, fmt, scheme, column))
         if interactive:
             out.flush()
     out.flush()

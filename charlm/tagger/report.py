@@ -21,7 +21,7 @@ import numpy as np
 
 from charlm.errors import CorpusError
 from charlm.tagger.data import UNK_ID
-from charlm.tagger.evaluate import score
+from charlm.tagger.evaluate import raw_text_score, score
 from charlm.tagger.tagging import tag_stream, tag_tokens
 from charlm.text.schemes import SCHEMES, convert, detect_scheme
 
@@ -58,36 +58,20 @@ def evaluate_sentences(model, vocab, tagging, sentences, drop_types=()):
     return result
 
 
-def _gold_spans(sent):
-    """Character spans of the gold tokens in the sentence's text, or None when the
-    tokens cannot be found in order."""
-    spans, pos = [], 0
-    for tok in sent.tokens:
-        i = sent.text.find(tok, pos)
-        if i < 0:
-            return None
-        spans.append((i, i + len(tok)))
-        pos = i + len(tok)
-    return spans
-
-
 def evaluate_from_text(model, vocab, sentences):
-    """Accuracy when tagging each gold sentence's raw text (see the module's doc).
-    Returns {"tokens", "aligned", "correct", "accuracy", "aligned_accuracy"}."""
+    """Accuracy when tagging each gold sentence's raw text (see the module's doc), as
+    :func:`charlm.tagger.evaluate.raw_text_score` counts it: {"gold_tokens",
+    "aligned", "accuracy_aligned", "accuracy_all"}."""
+    from charlm.text.conll import align
     from charlm.text.ud_tokenize import tokenize
 
-    total = aligned = correct = 0
+    gold_tags, gold_spans, pred_tags, pred_spans = [], [], [], []
     batch = []
 
     def flush():
-        nonlocal aligned, correct
-        predicted = tag_tokens(model, vocab, [[t for t, _, _ in toks] for _, toks in batch])
-        for (sent, toks), tags in zip(batch, predicted):
-            at = {(s, e): tag for (_, s, e), tag in zip(toks, tags)}
-            for span, g in zip(_gold_spans(sent) or [], sent.tags):
-                if span in at:
-                    aligned += 1
-                    correct += at[span] == g
+        predicted = tag_tokens(model, vocab, [[t for t, _, _ in toks] for toks in batch])
+        pred_tags.extend(predicted)
+        pred_spans.extend([(s, e) for _, s, e in toks] for toks in batch)
         batch.clear()
 
     for sent in sentences:
@@ -95,12 +79,11 @@ def evaluate_from_text(model, vocab, sentences):
             continue
         if sent.text is None:
             raise CorpusError(f"{sent.source}:{sent.line}: no '# text =' line to tag")
-        total += len(sent.tokens)
-        batch.append((sent, tokenize(sent.text)))
+        gold_tags.append(sent.tags)
+        gold_spans.append(align(sent.tokens, sent.text) or [])
+        batch.append(tokenize(sent.text))
         if len(batch) >= 512:
             flush()
     if batch:
         flush()
-    return {"tokens": total, "aligned": aligned, "correct": correct,
-            "accuracy": correct / total if total else None,
-            "aligned_accuracy": correct / aligned if aligned else None}
+    return raw_text_score(gold_tags, gold_spans, pred_tags, pred_spans)
