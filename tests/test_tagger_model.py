@@ -199,3 +199,28 @@ def test_resume_is_exact(tmp_path):
     for k, v in full.model.params.items():
         assert np.array_equal(v, resumed.model.params[k]), k
     assert resumed.trainer.state.best_metrics == full.trainer.state.best_metrics
+
+
+def test_tag_stream_is_lazy_and_keeps_input_order():
+    from charlm.tagger.tagging import tag_stream
+
+    vocab, model = tiny_model(dtype=np.float32)
+    rng = np.random.default_rng(4)
+    words = ["the", "dog", "runs", "a", "cat", "fast"]
+    inputs = [Sentence([words[i] for i in rng.integers(0, 6, rng.integers(0, 9))], None)
+              for _ in range(23)]
+    consumed = []
+
+    def source():
+        for k, s in enumerate(inputs):
+            consumed.append(k)
+            yield s
+
+    stream = tag_stream(model, vocab, source(), chunk=5)
+    first = next(stream)
+    assert len(consumed) <= 5                         # read no further than one chunk
+    out = [first] + list(stream)
+    assert [s for s, _ in out] == inputs
+    assert all(len(t) == len(s.tokens) for s, t in out)
+    alone = tag_tokens(model, vocab, [s.tokens for s in inputs])
+    assert [t for _, t in out] == alone
