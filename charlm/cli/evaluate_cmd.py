@@ -52,6 +52,8 @@ def evaluate(gold, model_path, fmt, input_fmt, tag_column, token_col, tag_col, d
     from charlm.tagger.report import evaluate_from_text, evaluate_sentences
     from charlm.text.conll import read_tagged
 
+    if from_text and gold == "-":
+        raise click.UsageError("--from-text reads GOLD twice: give a file, not -")
     bundle, model = load_tagger(model_path, not no_constrain)
     column = tag_column or bundle.tagging.get("tag_column") or "upos"
 
