@@ -54,6 +54,13 @@ def read(path, kinds=None):
         header = _header(z, path)
         kind = header.get("kind", "model")
         if kinds is not None and kind not in kinds:
+            if kind == "tagger-checkpoint":
+                raise ModelFileError(f"{path}: is a tagger's checkpoint, not a language "
+                                     f"model; resume it with `charlm train-tagger --resume "
+                                     f"{path}`")
+            if kind == "checkpoint":
+                raise ModelFileError(f"{path}: is a language model's checkpoint, not a "
+                                     f"tagger; resume it with `charlm train --resume {path}`")
             if kind in TAGGER_KINDS:
                 raise ModelFileError(f"{path}: is a tagger, not a language model; use it "
                                      "with `charlm tag` or `charlm evaluate`")
