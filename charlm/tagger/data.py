@@ -133,20 +133,9 @@ class Batch:
         return int(self.lengths.sum())
 
 
-def make_batch(vocab, sentences, order, word_ids=None, tag_ids=None):
-    """One :class:`Batch` of ``sentences`` (their token lists), plus (N, T) tag ids
-    and mask when ``tag_ids`` is given. ``word_ids``: pre-encoded words per sentence."""
-    lengths = np.array([len(s) for s in sentences], dtype=np.int64)
-    sort = np.argsort(-lengths, kind="stable")
-    N, T = len(sentences), int(lengths.max())
-    words = np.zeros((N, T), dtype=np.int64)
-    types = np.zeros((N, T), dtype=np.int64)
-    forms = {}
-    for row, k in enumerate(sort):
-        tokens = sentences[k]
-        words[row, :len(tokens)] = (word_ids[k] if word_ids is not None
-                                    else vocab.encode_words(tokens))
-        types[row, :len(tokens)] = [forms.setdefault(f, len(forms)) for f in tokens]
+def encode_forms(vocab, forms):
+    """Character ids of word forms, longest first: (chars (Tc, W), lengths (W,),
+    rank) where rank[i] is the column of forms[i]."""
     encoded = [vocab.encode_chars(f) for f in forms]
     clen = np.array([len(c) for c in encoded], dtype=np.int64)
     by_len = np.argsort(-clen, kind="stable")                  # longest first
@@ -155,8 +144,32 @@ def make_batch(vocab, sentences, order, word_ids=None, tag_ids=None):
     chars = np.zeros((int(clen.max()), len(encoded)), dtype=np.int64)   # (Tc, W)
     for col, w in enumerate(by_len):
         chars[:clen[w], col] = encoded[w]
-    batch = Batch(words, rank[types], chars, clen[by_len], lengths[sort],
-                  np.asarray(order)[sort])
+    return chars, clen[by_len], rank
+
+
+def make_batch(vocab, sentences, order, word_ids=None, tag_ids=None, forms=None):
+    """One :class:`Batch` of ``sentences`` (their token lists), plus (N, T) tag ids
+    and mask when ``tag_ids`` is given. ``word_ids``: pre-encoded words per sentence.
+    ``forms``: a {form: column} dict shared by several batches whose character
+    features are computed once (then the batch carries no characters of its own)."""
+    lengths = np.array([len(s) for s in sentences], dtype=np.int64)
+    sort = np.argsort(-lengths, kind="stable")
+    N, T = len(sentences), int(lengths.max())
+    words = np.zeros((N, T), dtype=np.int64)
+    types = np.zeros((N, T), dtype=np.int64)
+    shared = forms is not None
+    forms = {} if forms is None else forms
+    for row, k in enumerate(sort):
+        tokens = sentences[k]
+        words[row, :len(tokens)] = (word_ids[k] if word_ids is not None
+                                    else vocab.encode_words(tokens))
+        types[row, :len(tokens)] = [forms.setdefault(f, len(forms)) for f in tokens]
+    if shared:
+        batch = Batch(words, types, None, None, lengths[sort], np.asarray(order)[sort])
+    else:
+        chars, clen, rank = encode_forms(vocab, list(forms))
+        batch = Batch(words, rank[types], chars, clen, lengths[sort],
+                      np.asarray(order)[sort])
     if tag_ids is None:
         return batch, None, None
     y = np.zeros((N, T), dtype=np.int64)

@@ -197,12 +197,19 @@ class TaggerModel:
 
     # --- inference ---------------------------------------------------------------------
 
-    def log_probs(self, x):
+    def char_features(self, chars, lengths):
+        """c = [a→⟨len⟩; a←⟨1⟩] of words given as (Tc, W) character ids (longest
+        first is fastest): (2H_c, W), forward only."""
+        return char_features_run(self.cell, chars, lengths, self.params["char.W_ce"],
+                                 self._dir("char", "fw"), self._dir("char", "bw"))
+
+    def log_probs(self, x, features=None):
         """log ŷ⟨t⟩ for every token, forward only, no dropout: (N, T, K) float32/64.
-        Rows are in the batch's order (longest first); padding rows are meaningless."""
+        Rows are in the batch's order (longest first); padding rows are meaningless.
+        ``features``: (2H_c, W) character features that ``x.types`` indexes, computed
+        beforehand for several batches (else from ``x.chars``)."""
         cfg, p = self.config, self.params
-        F = char_features_run(self.cell, x.chars, x.char_lengths, p["char.W_ce"],
-                              self._dir("char", "fw"), self._dir("char", "bw"))
+        F = features if features is not None else self.char_features(x.chars, x.char_lengths)
         cf, _ = lookup_forward(F, x.types.T)                               # (T, 2H_c, N)
         e, _ = lookup_forward(p["W_ex"], x.words.T)                        # (T, E, N)
         h = np.concatenate((e, cf), axis=1)

@@ -18,13 +18,14 @@ import itertools
 
 import numpy as np
 
-from charlm.tagger.data import make_batch
+from charlm.tagger.data import encode_forms, make_batch
 from charlm.tagger.decode import transition_mask, viterbi
 from charlm.text.schemes import SCHEMES
 
 # Sentences read ahead and tagged together; batches of BATCH within them.
 CHUNK = 2048
-BATCH = 128
+BATCH = 256
+FORM_GROUP = 4096      # word forms per run of the character BiRNN
 
 
 def make_decoder(tags, scheme, constrained=True):
@@ -50,22 +51,35 @@ def attach(bundle, constrained=True):
     return model
 
 
+def form_features(model, vocab, forms, group=FORM_GROUP):
+    """Character features of word forms, (2H_c, len(forms)): computed ``group`` forms
+    at a time, longest first, so each run of the character BiRNN wastes little on
+    padding."""
+    chars, lengths, rank = encode_forms(vocab, forms)
+    parts = [model.char_features(chars[:lengths[k], k:k + group], lengths[k:k + group])
+             for k in range(0, len(forms), group)]
+    return np.concatenate(parts, axis=1)[:, rank]
+
+
 def tag_tokens(model, vocab, token_lists):
-    """Tag lists for token lists (all at once, batched by length)."""
-    out = [None] * len(token_lists)
-    real = [i for i, t in enumerate(token_lists) if t]
-    for i in range(len(token_lists)):
-        if not token_lists[i]:
-            out[i] = []
-    order = sorted(real, key=lambda i: len(token_lists[i]))
+    """Tag lists for token lists (all at once, batched by length). Every distinct word
+    form's character features are computed once for all of them."""
+    out = [[] if not t else None for t in token_lists]
+    order = sorted((i for i, t in enumerate(token_lists) if t),
+                   key=lambda i: len(token_lists[i]))
+    if not order:
+        return out
+    forms = {}
+    batches = [make_batch(vocab, [token_lists[i] for i in order[k:k + BATCH]],
+                          order[k:k + BATCH], forms=forms)[0]
+               for k in range(0, len(order), BATCH)]
     tags = vocab.tags
-    for k in range(0, len(order), BATCH):
-        idx = order[k:k + BATCH]
-        batch, _, _ = make_batch(vocab, [token_lists[i] for i in idx], idx)
-        with np.errstate(over="ignore", invalid="ignore", under="ignore"):
-            logp = model.log_probs(batch)
-        for row, path in enumerate(model.decode(logp, batch.lengths)):
-            out[batch.order[row]] = [tags[j] for j in path]
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        F = form_features(model, vocab, list(forms))
+        for batch in batches:
+            logp = model.log_probs(batch, features=F)
+            for row, path in enumerate(model.decode(logp, batch.lengths)):
+                out[batch.order[row]] = [tags[j] for j in path]
     return out
 
 
