@@ -193,3 +193,23 @@ def test_help_of_every_tagging_command():
     for name in ("train-tagger", "tag", "evaluate"):
         r = run(name, "--help")
         assert r.exit_code == 0 and "Usage:" in r.stdout
+
+
+def test_tag_uses_one_blas_thread_unless_told_otherwise():
+    import os
+    import subprocess
+    import sys
+
+    code = ("import os, sys; from charlm.cli import set_thread_env; "
+            "set_thread_env(sys.argv[1:]); print(os.environ.get('OPENBLAS_NUM_THREADS'))")
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                        "CHARLM_THREADS")}
+
+    def threads(*args):
+        return subprocess.run([sys.executable, "-c", code, *args], capture_output=True,
+                              text=True, env=env).stdout.strip()
+
+    assert threads("tag", "-m", "x.npz") == "1"
+    assert threads("--threads", "2", "tag") == "2"
+    assert threads("train-tagger", "x.conllu") == "None"
