@@ -105,8 +105,9 @@ def tag(file, model_path, input_fmt, pretokenized, fmt, tag_column, no_constrain
     source = sys.stdin if file == "-" else None
     interactive = source is not None and source.isatty()
     out = sys.stdout
-    for k, (sent, tags) in enumerate(tag_stream(model, bundle.vocab, sentences,
-                                                chunk=1 if interactive else None)):
+    # A person typing gets each line back at once; pipes are tagged a chunk at a time.
+    for sent, tags in tag_stream(model, bundle.vocab, sentences,
+                                 chunk=1 if interactive else None):
         out.write(format_sentence(sent, tags, fmt, scheme, column))
         if interactive:
             out.flush()
