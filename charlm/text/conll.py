@@ -261,7 +261,7 @@ def _read_conllu(src, lines, tag_index) -> Iterator[Sentence]:
                                 "a range like 3-4 or an empty node like 8.1")
                 extra.append((len(tokens), cols))
                 continue
-            if not ident.isdigit():
+            if not (ident.isascii() and ident.isdigit()):
                 raise _fail(src, lineno, f"token ID {ident!r} is not an integer")
             if int(ident) != len(tokens) + 1:
                 raise _fail(src, lineno, f"token ID {ident} out of order "
