@@ -6,7 +6,7 @@ import sys
 import click
 
 from charlm import __version__
-from charlm.cli.manual import CharlmCommand
+from charlm.cli.manual import CharlmCommand, plain_metavars
 from charlm.errors import CharlmError, UsageError
 
 
@@ -23,6 +23,7 @@ class CharlmGroup(click.Group):
             # Commands are declared with a plain @click.command(); they all get the
             # same help layout, driven by the tables in manual.py.
             cmd.__class__ = CharlmCommand
+        plain_metavars(cmd)
         super().add_command(cmd, name)
 
     def invoke(self, ctx):
@@ -68,6 +69,9 @@ def cli(threads):
 
     Run `charlm COMMAND --help` for a command's options; `man charlm` for the manual.
     """
+
+
+plain_metavars(cli)
 
 
 def _register():

@@ -149,6 +149,17 @@ def grouped_options(cmd, ctx=None):
     return groups
 
 
+def plain_metavars(cmd):
+    """Name number options INTEGER or FLOAT: click's "INTEGER RANGE" says less than
+    that and the range it prints beside the help."""
+    for param in cmd.params:
+        if isinstance(param, click.Option) and param.metavar is None:
+            if isinstance(param.type, click.IntRange):
+                param.metavar = "INTEGER"
+            elif isinstance(param.type, click.FloatRange):
+                param.metavar = "FLOAT"
+
+
 def summary(cmd):
     """The first line of the command's help: what it does, in one line."""
     return (cmd.help or "").strip().split("\n\n")[0].strip()
