@@ -11,7 +11,8 @@ before a block changes how it is run:
     <!-- test: replace "--time 600" "--time 2" -->   a shorter budget for the test
     <!-- test: check lines -->    generated text: only the number of lines is checked
     <!-- test: check prefix -->   generated text: stdout starts with the first line shown
-    <!-- test: check json -->     stdout is JSON with (at least) the keys shown
+    <!-- test: check json -->     stdout is JSON with (at least) the keys shown (values
+                                  may be written ...)
     <!-- test: skip REASON -->    not run (too long for a test)
 
 Blocks that name a ``charlm`` command this version does not have, or a data file
@@ -204,7 +205,8 @@ def _check(block, command, expected, r):
     elif block.check == "prefix":
         assert r.stdout.startswith(shown[0]), f"`{command}` does not start with {shown[0]!r}"
     elif block.check == "json":
-        want = json.loads("\n".join(shown))
+        # the README may write ... for values: {...}, [...] or a bare ...
+        want = json.loads(re.sub(r"\{\.\.\.\}|\[\.\.\.\]|\.\.\.", "null", "\n".join(shown)))
         got = json.loads(r.stdout)
         for key, value in want.items():
             assert key in got, f"`{command}`: no key {key!r} in its JSON"
@@ -250,3 +252,23 @@ def _reduced(block, command):
     for old, new in block.replace:
         command = command.replace(old, new)
     return command
+
+
+def test_the_checks_catch_a_changed_interface():
+    def ran(stdout, stderr=""):
+        return subprocess.CompletedProcess([], 0, stdout=stdout, stderr=stderr)
+
+    shape_block = Block("console", "", 1)
+    _check(shape_block, "c", ["a 5  b 6", "total 7"], ran("a 1 b 2\n", "total 3\n"))
+    _check(shape_block, "c", ["a 5  b 6", "..."], ran("a 1 b 2\ntotal 3\n"))
+    with pytest.raises(AssertionError, match="does not show"):
+        _check(shape_block, "c", ["a 5  b 6"], ran("a 1 b 2\ntotal 3\n"))
+    with pytest.raises(AssertionError, match="no longer prints"):
+        _check(shape_block, "c", ["a 5  c 6", "..."], ran("a 1 b 2\n"))
+    json_block = Block("console", "", 1, check="json")
+    _check(json_block, "c", ['{"n": ..., "e": {"f1": ...}}'], ran('{"n": 1, "e": {"f1": 0.5, "p": 1}}'))
+    with pytest.raises(AssertionError, match="keys of 'e'"):
+        _check(json_block, "c", ['{"e": {"f1": ...}}'], ran('{"e": {"F1": 0.5}}'))
+    lines_block = Block("console", "", 1, check="lines")
+    with pytest.raises(AssertionError, match="printed 3 lines"):
+        _check(lines_block, "c", ["x", "y"], ran("p\nq\nr\n"))
