@@ -46,15 +46,14 @@ GROUPS = {
         ("Report", ["--format", "--top", "--long-line", "--progress"]),
     ],
     "train-tagger": [
-        ("Data", ["--dev", "--format", "--tag-column", "--tag-scheme"]),
-        ("Output and resuming", ["--output", "--resume", "--force"]),
-        ("Model", ["--cell", "--hidden", "--layers", "--dropout"]),
-        ("Stop conditions", ["--time", "--epochs", "--steps", "--patience"]),
+        ("Data", ["--dev", "--tag-column", "--tag-scheme"]),
+        ("Output and resuming", ["--output", "--resume"]),
+        ("Model", ["--cell", "--hidden", "--layers"]),
+        ("Stop conditions", ["--time", "--epochs", "--patience"]),
     ],
     "tag": [
         ("Model", ["--model"]),
-        ("Input", ["--pretokenized", "--input-format", "--tag-column"]),
-        ("Output", ["--format"]),
+        ("Input and output", ["--pretokenized", "--format"]),
     ],
 }
 
