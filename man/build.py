@@ -70,7 +70,6 @@ def help_to_roff(text):
     for para in re.split(r"\n\s*\n", text.strip("\n")):
         lines = para.split("\n")
         if lines[0].strip() == "\b":
-            body = "\n".join(lines[1:])
             indent = min(len(ln) - len(ln.lstrip()) for ln in lines[1:] if ln.strip())
             body = "\n".join(ln[indent:] for ln in lines[1:])
             out.append(".PP\n.RS\n.nf\n" + esc(body) + "\n.fi\n.RE")
@@ -79,9 +78,9 @@ def help_to_roff(text):
     return "\n".join(out)
 
 
-def bold_italic(synopsis_word):
+def synopsis_word(word):
     """[OPTIONS] and CORPUS... in the synopsis: the words in italics."""
-    return re.sub(r"([A-Z][A-Z_]*)", r"\\fI\1\\fR", esc(synopsis_word))
+    return re.sub(r"([A-Z][A-Z_]*)", r"\\fI\1\\fR", esc(word))
 
 
 def fragments(name):
@@ -235,7 +234,7 @@ def extra_sections(blocks):
 def command_page(name, cmd, names):
     blocks = fragments(name)
     ctx = click.Context(cmd, info_name=name, parent=root_context())
-    pieces = " ".join(bold_italic(p) for p in cmd.collect_usage_pieces(ctx))
+    pieces = " ".join(synopsis_word(p) for p in cmd.collect_usage_pieces(ctx))
     description = block(blocks, "description") or help_to_roff(cmd.help or "").removeprefix(".PP\n")
     parts = [header(page_name(name), one_line(cmd)),
              f".SH SYNOPSIS\n.B charlm {esc(name)}\n{pieces}",

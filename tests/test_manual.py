@@ -221,3 +221,31 @@ def test_pages_of_commands_still_to_come_are_groff_clean(tmp_path):
         run = subprocess.run(["groff", "-man", "-ww", "-z", str(page)],
                              capture_output=True, text=True)
         assert run.returncode == 0 and run.stderr == "", f"{path}: {run.stderr}"
+
+
+@pytest.mark.skipif(shutil.which("groff") is None, reason="groff is not installed")
+def test_a_command_without_a_fragment_gets_a_clean_page_from_its_help(tmp_path):
+    @click.command("new-thing")
+    @click.argument("files", nargs=-1)
+    @click.option("-k", "--keep", type=click.IntRange(1), default=3, help="How many `to` keep.")
+    @click.option("--mode", type=click.Choice(["a", "b"]), default="a", help="Mode.")
+    def new_thing(files, keep, mode):
+        """Do a new thing to FILES.
+
+        .A line starting with a dot, a back\\slash, and --dashes.
+
+        \b
+          charlm new-thing x.txt     an example
+          charlm new-thing -k 2      another
+        """
+
+    page = build.command_page("new-thing", new_thing, sorted(cli.commands))
+    assert "Default: \\fB3\\fR." in page and "\\fB\\-k\\fR, \\fB\\-\\-keep\\fR" in page
+    assert ".SH EXIT STATUS" in page and ".SH SEE ALSO" in page
+    path = tmp_path / "charlm-new-thing.1"
+    path.write_text(page)
+    run = subprocess.run(["groff", "-man", "-ww", "-z", str(path)], capture_output=True, text=True)
+    assert run.returncode == 0 and run.stderr == "", run.stderr
+    text = subprocess.run(["groff", "-man", "-Tutf8", str(path)], capture_output=True,
+                          text=True).stdout
+    assert "charlm new-thing -k 2      another" in re.sub(".\x08", "", text)   # no overstrike
