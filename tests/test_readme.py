@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+import charlm
 from charlm.cli.app import cli
 from conftest import ROOT, SHARED
 
@@ -135,16 +136,23 @@ def test_shapes_keep_words_and_drop_numbers():
 def workdir(tmp_path_factory):
     d = tmp_path_factory.mktemp("readme")
     (d / "benchmarks").symlink_to(ROOT / "benchmarks")
+    # `charlm` and `python` are the ones under test, installed or not
+    bindir = d / ".bin"
+    bindir.mkdir()
+    for name, run in (("charlm", "-m charlm"), ("python", ""), ("python3", "")):
+        (bindir / name).write_text(f'#!/bin/sh\nexec "{sys.executable}" {run} "$@"\n')
+        (bindir / name).chmod(0o755)
     return d
 
 
-def _env():
+def _env(workdir):
     env = dict(os.environ)
     env.pop("CHARLM_MODEL", None)
     env.pop("NO_COLOR", None)
-    bindir = str(pathlib.Path(sys.executable).parent)
-    env.update(PATH=bindir + os.pathsep + env.get("PATH", ""), CHARLM_THREADS="1",
-               OPENBLAS_NUM_THREADS="1", COLUMNS="200", PYTHONUNBUFFERED="1")
+    env.update(PATH=str(workdir / ".bin") + os.pathsep + env.get("PATH", ""),
+               PYTHONPATH=str(pathlib.Path(charlm.__file__).resolve().parent.parent),
+               CHARLM_THREADS="1", OPENBLAS_NUM_THREADS="1", COLUMNS="200",
+               PYTHONUNBUFFERED="1")
     return env
 
 
@@ -187,7 +195,7 @@ def _needs_models(command, cwd):
 
 
 def _run(command, cwd):
-    r = subprocess.run(["bash", "-o", "pipefail", "-c", command], cwd=cwd, env=_env(),
+    r = subprocess.run(["bash", "-o", "pipefail", "-c", command], cwd=cwd, env=_env(cwd),
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, f"`{command}` exited {r.returncode}:\n{r.stderr[-2000:]}"
     return r
@@ -230,7 +238,7 @@ def test_readme_block(block, workdir):
     if block.skip:
         pytest.skip(block.skip)
     if block.lang == "python":
-        r = subprocess.run([sys.executable, "-c", block.text], cwd=workdir, env=_env(),
+        r = subprocess.run([sys.executable, "-c", block.text], cwd=workdir, env=_env(workdir),
                            capture_output=True, text=True, timeout=600)
         assert r.returncode == 0, r.stderr[-2000:]
         return

@@ -27,11 +27,11 @@ def tokenize(corpus, level, split, lowercase, normalize, graphemes, min_count, m
              encoding_errors, vocab_out, fmt, long_line, top, progress):
     """Report what is in CORPUS before training on it, and the vocabulary it gives.
 
-    Sizes, tokens and their types,
-    the vocabulary that --min-count/--max-vocab give and how much text it covers,
-    the most frequent and rarest tokens, and anything suspicious (control characters,
-    NUL bytes, a byte-order mark, CR/CRLF line ends, over-long lines, invalid UTF-8,
-    each with where it first occurs).
+    The report gives sizes, tokens and their types, the vocabulary that
+    --min-count/--max-vocab give and how much text it covers, the most frequent and
+    rarest tokens, and anything suspicious (control characters, NUL bytes, a
+    byte-order mark, CR/CRLF line ends, over-long lines, invalid UTF-8, each with
+    where it first occurs).
 
     CORPUS is files, directories (every *.txt below them), - for standard input, or
     the names of bundled corpora, as for `charlm train`. The text options are those
