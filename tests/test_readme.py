@@ -194,7 +194,15 @@ def _needs_models(command, cwd):
             pytest.skip(f"needs {w} from an earlier block of the README (skipped or not run)")
 
 
+def _budget(command):
+    """Seconds of --time a command asks for (0 when none)."""
+    m = re.search(r"--time[ =](\d+(?:\.\d*)?)([smh]?)\b", command)
+    return float(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[m.group(2)] if m else 0
+
+
 def _run(command, cwd):
+    assert _budget(command) <= 10, (f"`{command}` would train for {_budget(command):.0f} s: "
+                                    "give its block a <!-- test: replace ... --> to a few seconds")
     r = subprocess.run(["bash", "-o", "pipefail", "-c", command], cwd=cwd, env=_env(cwd),
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, f"`{command}` exited {r.returncode}:\n{r.stderr[-2000:]}"
@@ -280,3 +288,10 @@ def test_the_checks_catch_a_changed_interface():
     lines_block = Block("console", "", 1, check="lines")
     with pytest.raises(AssertionError, match="printed 3 lines"):
         _check(lines_block, "c", ["x", "y"], ran("p\nq\nr\n"))
+
+
+def test_long_budgets_are_refused():
+    assert _budget("charlm train x.txt --time 10m -o a.npz") == 600
+    assert _budget("charlm train --time=5") == 5 and _budget("charlm train") == 0
+    with pytest.raises(AssertionError, match="would train for 600 s"):
+        _run("charlm train x.txt --time 600", ROOT)
