@@ -148,7 +148,8 @@ def test_man_finds_the_pages_of_an_installed_wheel(tmp_path):
                     "--ignore-installed", "--prefix", str(prefix), str(wheel)], check=True)
     if shutil.which("man"):
         found = subprocess.run(["man", "-w", "charlm-score"], capture_output=True, text=True,
-                               env={"MANPATH": str(prefix / "share" / "man"), "PATH": "/usr/bin:/bin"})
+                               env={"MANPATH": str(prefix / "share" / "man"),
+                                    "PATH": "/usr/bin:/bin"})
         assert found.stdout.strip().endswith("share/man/man1/charlm-score.1")
 
 

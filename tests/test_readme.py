@@ -126,7 +126,8 @@ def test_every_block_is_run_or_says_why_not():
 def test_shapes_keep_words_and_drop_numbers():
     assert shape("step     16  epoch   1.00  train 3.1740  saved") == \
         shape("step 800 epoch 50.00 train 1.7965 saved")
-    assert shape("tokens 1.6M in 0:01:27 (18.6k tok/s)") == shape("tokens 65.0k in 0:00:02 (29.1k tok/s)")
+    assert shape("tokens 1.6M in 0:01:27 (18.6k tok/s)") == \
+        shape("tokens 65.0k in 0:00:02 (29.1k tok/s)")
     assert shape("best val loss 1.9 nats") != shape("best valid loss 1.9 nats")
 
 
@@ -282,7 +283,8 @@ def test_the_checks_catch_a_changed_interface():
     with pytest.raises(AssertionError, match="no longer prints"):
         _check(shape_block, "c", ["a 5  c 6", "..."], ran("a 1 b 2\n"))
     json_block = Block("console", "", 1, check="json")
-    _check(json_block, "c", ['{"n": ..., "e": {"f1": ...}}'], ran('{"n": 1, "e": {"f1": 0.5, "p": 1}}'))
+    _check(json_block, "c", ['{"n": ..., "e": {"f1": ...}}'],
+           ran('{"n": 1, "e": {"f1": 0.5, "p": 1}}'))
     with pytest.raises(AssertionError, match="keys of 'e'"):
         _check(json_block, "c", ['{"e": {"f1": ...}}'], ran('{"e": {"F1": 0.5}}'))
     lines_block = Block("console", "", 1, check="lines")

@@ -18,7 +18,8 @@ from charlm.text import LEVELS, NORMALIZATIONS, SPLITS
 def model_option(f):
     return click.option(
         "-m", "--model", "model_path", type=click.Path(dir_okay=False),
-        shell_complete=complete_model, help=f"Model file (default: ${MODEL_ENV}, then ./{DEFAULT_MODEL}).")(f)
+        shell_complete=complete_model,
+        help=f"Model file (default: ${MODEL_ENV}, then ./{DEFAULT_MODEL}).")(f)
 
 
 def load_model(path):

@@ -127,7 +127,8 @@ EXAMPLES = {
     "tag": [
         ("Tag a sentence with the tagger that ships with charlm",
          "echo 'The old man the boat.' | charlm tag"),
-        ("Fill the tag column of a CoNLL-U file", "charlm tag -m pos.npz --format conllu test.conllu"),
+        ("Fill the tag column of a CoNLL-U file",
+         "charlm tag -m pos.npz --format conllu test.conllu"),
         ("Entities with character offsets, one JSON line per input line",
          "charlm tag -m ner.npz --format spans news.txt"),
     ],
