@@ -28,6 +28,7 @@ import numpy as np
 from charlm import __version__
 from charlm.errors import ModelFileError
 from charlm.files import atomic_write
+from charlm.store import DEFAULT_MODEL, MODEL_ENV, default_model_path  # noqa: F401
 from charlm.lm.model import LanguageModel, ModelConfig
 from charlm.text.tokens import TextConfig
 from charlm.text.vocab import Vocab
@@ -35,14 +36,6 @@ from charlm.text.vocab import Vocab
 FORMAT = "charlm"
 VERSION = 1
 HEADER = "header.json"
-DEFAULT_MODEL = "model.npz"
-MODEL_ENV = "CHARLM_MODEL"
-
-
-def default_model_path():
-    """Where a model is read from and written to when -m/-o is not given:
-    ``$CHARLM_MODEL`` if set, else ``model.npz`` in the current directory."""
-    return os.environ.get(MODEL_ENV) or DEFAULT_MODEL
 
 
 @dataclass
