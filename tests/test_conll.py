@@ -226,7 +226,8 @@ def test_column_formats(tmp_path):
     assert format_sentence(s, tags, "conll", scheme="bioes") == \
         "# O\nPeter B-PER\nBlackburn E-PER\n\n"
     (u, _) = read_tagged(write(tmp_path, UNER))
-    assert format_sentence(u, ["O", "B-LOC"], "conll") == "1\tAl\tO\t-\tann\n2\twent\tB-LOC\n\n"
+    assert format_sentence(u, ["O", "B-LOC"], "conll") == \
+        "# text = Al went\n1\tAl\tO\t-\tann\n2\twent\tB-LOC\n\n"
 
 
 def test_spans_offsets_index_the_input_line():
@@ -279,6 +280,17 @@ def test_real_files():
     wiki = list(read_tagged(str(shared_file("eval/wikigold/wikigold.conll.txt"))))
     assert len(wiki) == 1696                       # 1841 blocks less 145 -DOCSTART-
     assert {t for s in wiki for t in s.tags} == {"O", "I-PER", "I-LOC", "I-ORG", "I-MISC"}
+    pud = list(read_tagged(str(shared_file("eval/uner_en_pud/en_pud-ud-test.iob2"))))
+    assert len(pud) == 1000 and pud[0].text.startswith("“While")
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("rel, fmt", [("tagging/en_ewt/en_ewt-ud-dev.conllu", "conllu"),
+                                      ("tagging/uner_en_ewt/en_ewt-ud-dev.iob2", "conll")])
+def test_real_files_write_back_byte_for_byte(rel, fmt):
+    path = shared_file(rel)
+    out = "".join(format_sentence(s, s.tags, fmt) for s in read_tagged(str(path)))
+    assert out == path.read_text(encoding="utf-8")
 
 
 class _Trickle(io.RawIOBase):

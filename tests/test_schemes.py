@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from charlm.errors import UsageError
 from charlm.text.schemes import (SCHEMES, convert, detect_scheme, is_entity_tagset, render,
-                                 spans)
+                                 retype, spans)
 
 TYPES = ["PER", "LOC", "B-X"]      # a type with a hyphen and a prefix-like start
 
@@ -66,6 +66,11 @@ def test_is_entity_tagset():
     assert not is_entity_tagset(["NOUN", "O"])
     assert not is_entity_tagset(["O", "O"])
     assert not is_entity_tagset(["B-"])
+
+
+def test_retype():
+    tags = ["I-MISC", "I-PER", "O", "B-GPE", "NOUN"]
+    assert retype(tags, {"MISC": None, "GPE": "LOC"}) == ["O", "I-PER", "O", "B-LOC", "NOUN"]
 
 
 def test_detect_scheme():

@@ -208,3 +208,12 @@ def test_unbuffered_answers_each_line_at_once(lines_model):
     assert p.stdout.readline().rstrip("\n").endswith("\tcab")
     p.stdin.close()
     assert p.wait(timeout=30) == 0
+
+
+def test_format_choices_are_the_writers():
+    """score's --format choices are named without importing the writers (so completion
+    stays light); they must stay the writers' names."""
+    from charlm.cli.score_cmd import FORMATS
+    from charlm.cli.score_render import WRITERS
+
+    assert sorted(FORMATS) == sorted(WRITERS)

@@ -6,13 +6,25 @@ import sys
 import click
 
 from charlm import __version__
+from charlm.cli.manual import CharlmCommand, plain_metavars
 from charlm.errors import CharlmError, UsageError
 
 
 class CharlmGroup(click.Group):
-    """Turns engine errors into one-line messages with the right exit status:
+    """Gives every subcommand the grouped help with examples of
+    :class:`~charlm.cli.manual.CharlmCommand`.
+
+    Turns engine errors into one-line messages with the right exit status:
     1 for runtime errors, 2 for usage errors, 130 on Ctrl-C; and ends quietly with
     status 0 when the reader of stdout goes away (``charlm generate | head``)."""
+
+    def add_command(self, cmd, name=None):
+        if type(cmd) is click.Command:
+            # Commands are declared with a plain @click.command(); they all get the
+            # same help layout, driven by the tables in manual.py.
+            cmd.__class__ = CharlmCommand
+        plain_metavars(cmd)
+        super().add_command(cmd, name)
 
     def invoke(self, ctx):
         try:
@@ -39,11 +51,12 @@ def quiet_stdout():
 
 
 @click.group(cls=CharlmGroup, context_settings={"help_option_names": ["-h", "--help"],
-                                                "max_content_width": 100})
+                                                "max_content_width": 100,
+                                                "show_default": True})
 @click.version_option(__version__, "-V", "--version", prog_name="charlm")
-@click.option("--threads", type=click.IntRange(1), envvar="CHARLM_THREADS",
-              help="Threads for NumPy's matrix products (default: all cores; "
-                   "env CHARLM_THREADS). Give it before the subcommand.")
+@click.option("--threads", type=click.IntRange(1), envvar="CHARLM_THREADS", show_envvar=True,
+              help="Threads for NumPy's matrix products [default: all cores]. "
+                   "Give it before the subcommand.")
 def cli(threads):
     """Train and use recurrent language models (RNN, GRU, LSTM) and bidirectional
     taggers from the shell.
@@ -62,18 +75,25 @@ def cli(threads):
     """
 
 
+plain_metavars(cli)
+
+
 def _register():
+    # Command modules load only click and light parts of charlm (see common.py), so
+    # registering them all costs little and shell completion stays quick.
+    from charlm.cli.completion import completion
     from charlm.cli.corpora_cmd import corpora
     from charlm.cli.generate_cmd import generate
     from charlm.cli.info_cmd import info
     from charlm.cli.score_cmd import score
     from charlm.cli.tokenize_cmd import tokenize
-    from charlm.cli.train_cmd import train
     from charlm.cli.evaluate_cmd import evaluate
     from charlm.cli.tag_cmd import tag
+    from charlm.cli.train_cmd import train
     from charlm.cli.train_tagger_cmd import train_tagger
 
-    for command in (train, generate, score, tokenize, info, corpora, train_tagger, tag, evaluate):
+    for command in (train, generate, score, tokenize, info, corpora, completion, train_tagger,
+                    tag, evaluate):
         cli.add_command(command)
 
 

@@ -5,20 +5,26 @@ import re
 import sys
 
 import click
-from rich.console import Console
 
-from charlm.store.modelfile import DEFAULT_MODEL, MODEL_ENV, default_model_path, load
-from charlm.text.tokens import LEVELS, NORMALIZATIONS, SPLITS
+from charlm.cli.completion import complete_model
+from charlm.store import DEFAULT_MODEL, MODEL_ENV, default_model_path
+from charlm.text import LEVELS, NORMALIZATIONS, SPLITS
+
+# Command modules import only click and light parts of charlm at load time, so that
+# answering a TAB (shell completion) never loads NumPy, the engine or rich: heavy
+# imports go inside the functions that run a command.
 
 
 def model_option(f):
     return click.option(
         "-m", "--model", "model_path", type=click.Path(dir_okay=False),
+        shell_complete=complete_model,
         help=f"Model file (default: ${MODEL_ENV}, then ./{DEFAULT_MODEL}).")(f)
 
 
 def load_model(path):
-    """A language model (a tagger is refused with one line)."""
+    from charlm.store.modelfile import load
+
     return load(path or default_model_path())
 
 
@@ -33,6 +39,8 @@ def progress_option(f):
 def err_console(progress="auto"):
     """A Rich console on stderr (stdout is for data only). With ``off`` it writes
     plain text: no colour, no cursor movement, whatever the terminal."""
+    from rich.console import Console
+
     if progress == "off":
         return Console(stderr=True, force_terminal=False, color_system=None,
                        highlight=False, soft_wrap=True)

@@ -4,10 +4,6 @@ import json
 import sys
 
 import click
-from rich.console import Console
-from rich.table import Table
-
-from charlm.text import bundled
 
 
 @click.command()
@@ -15,6 +11,11 @@ from charlm.text import bundled
               show_default=True, help="A table, or a JSON list for scripts.")
 def corpora(fmt):
     """List the corpora that ship with charlm; pass a name to `charlm train`."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from charlm.text import bundled
+
     entries = bundled.catalogue()
     if fmt == "json":
         sys.stdout.write(json.dumps(entries, indent=1) + "\n")

@@ -5,8 +5,6 @@ import json
 import sys
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from charlm.cli.common import stdout_is_tty
 from charlm.cli.tag_cmd import load_tagger, tagger_option
@@ -40,8 +38,10 @@ from charlm.cli.tag_cmd import load_tagger, tagger_option
               help="Invalid UTF-8: stop with an error, or replace it with U+FFFD.")
 def evaluate(gold, model_path, fmt, input_fmt, tag_column, token_col, tag_col, drop_types,
              no_constrain, from_text, encoding_errors):
-    """Measure a tagger on GOLD, a tagged CoNLL-U or column file: token accuracy (also
-    on words it never saw), precision/recall/F1 per tag, entity-level
+    """Measure a tagger on a gold file: accuracy, per-tag and entity scores.
+
+    GOLD is a tagged CoNLL-U or column file. Reported: token accuracy (also on words
+    the tagger has no embedding for), precision/recall/F1 per tag, entity-level
     precision/recall/F1 (exact span and type, counted as conlleval does), and the
     most frequent confusions.
 
@@ -76,6 +76,9 @@ def _pct(x):
 
 def render(r, name):
     """A rich table on a terminal, plain aligned text elsewhere (both on stdout)."""
+    from rich.console import Console
+    from rich.table import Table
+
     tty = stdout_is_tty()
     con = Console(highlight=False, soft_wrap=True, force_terminal=tty,
                   color_system="auto" if tty else None)

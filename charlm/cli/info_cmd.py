@@ -4,21 +4,30 @@ import json
 import sys
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from charlm.cli.common import model_option
-from charlm.store.modelfile import default_model_path
+from charlm.cli.completion import complete_model
+from charlm.store import default_model_path
 
 
 @click.command()
-@click.argument("model", required=False, type=click.Path(dir_okay=False))
+@click.argument("model", required=False, type=click.Path(dir_okay=False),
+                shell_complete=complete_model)
 @model_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="A readable summary, or JSON for scripts.")
 def info(model, model_path, fmt):
-    """Describe MODEL (a model file, tagger or checkpoint): settings, every parameter
-    with its shape in the notes' notation, the vocabulary and the training history."""
+    """Describe a model file, tagger or checkpoint in the notes' notation.
+
+    MODEL (default: -m, $CHARLM_MODEL, then ./model.npz) may be a model file, a tagger
+    or a checkpoint. Shown: the text settings, the cell and its equations, the rows each
+    gate occupies in the fused matrices, every parameter with its shape and meaning,
+    the stacked W_a = [W_aa | W_ax], the vocabulary and the training history; for a
+    tagger, its tags and both directions a→, a← and W_y [a→; a←]. The file format is
+    described in docs/model-format.md."""
+    from rich.console import Console
+    from rich.table import Table
+
     from charlm.store.info import describe
 
     d = describe(model or model_path or default_model_path())

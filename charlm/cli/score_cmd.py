@@ -6,13 +6,15 @@ import sys
 import click
 
 from charlm.cli.common import err_console, load_model, model_option, stdout_is_tty
-from charlm.cli.score_render import WRITERS, HeatmapWriter
+
+# The output formats, one writer each in score_render.WRITERS (a test keeps them equal).
+FORMATS = ("json", "jsonl", "kenlm", "text", "tsv")
 
 
 @click.command()
 @model_option
 @click.argument("files", nargs=-1, type=click.File("rb", lazy=False))
-@click.option("--format", "fmt", type=click.Choice(sorted(WRITERS)), default=None,
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
               help="Output format [default: text on a terminal, tsv otherwise]. "
                    "kenlm: the layout of KenLM's query; json: jsonl plus a final summary object.")
 @click.option("--split", type=click.Choice(["lines", "none"]), default=None,
@@ -44,6 +46,7 @@ def score(model_path, files, fmt, split, no_eos, per_token, summary_only, heatma
     character. The corpus summary goes to stderr (stdout with kenlm, json and
     --summary-only).
     """
+    from charlm.cli.score_render import WRITERS, HeatmapWriter
     from charlm.lm.scoring import Scorer, Summary
 
     bundle = load_model(model_path)

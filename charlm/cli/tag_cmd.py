@@ -5,7 +5,8 @@ import sys
 
 import click
 
-from charlm.store.tagfile import TAGGER_ENV
+from charlm.cli.completion import complete_model
+from charlm.store import TAGGER_ENV
 
 INPUTS = ("auto", "text", "conllu", "conll")
 OUTPUTS = ("conllu", "conll", "tsv", "jsonl", "inline", "spans")
@@ -14,6 +15,7 @@ OUTPUTS = ("conllu", "conll", "tsv", "jsonl", "inline", "spans")
 def tagger_option(f):
     return click.option(
         "-m", "--model", "model_path", type=click.Path(dir_okay=False),
+        shell_complete=complete_model,
         help=f"Tagger file (default: ${TAGGER_ENV}, then the bundled English UPOS "
              "tagger).")(f)
 
@@ -21,11 +23,11 @@ def tagger_option(f):
 def load_tagger(path, constrained=True):
     """(bundle, model ready to decode) of a tagger file, or of the default tagger."""
     from charlm.errors import ModelFileError
-    from charlm.store import tagfile
+    from charlm.store import BUNDLED_TAGGER, default_tagger_path, tagfile
     from charlm.tagger.tagging import attach
 
-    path = path or tagfile.default_tagger_path()
-    if path == tagfile.BUNDLED_TAGGER and not os.path.exists(path):
+    path = path or default_tagger_path()
+    if path == BUNDLED_TAGGER and not os.path.exists(path):
         raise ModelFileError("the bundled English tagger is missing from this installation; "
                              "train one with `charlm train-tagger` and pass it with -m")
     bundle = tagfile.load(path)
@@ -71,8 +73,10 @@ def input_kind(source, given):
               help="Invalid UTF-8: stop with an error, or replace it with U+FFFD.")
 def tag(file, model_path, input_fmt, pretokenized, fmt, tag_column, no_constrain,
         encoding_errors):
-    """Tag FILE (default: standard input) with a tagger: parts of speech with the
-    bundled English tagger, or whatever a tagger of `charlm train-tagger` learned.
+    """Tag the sentences of FILE (default: standard input) with a tagger.
+
+    Parts of speech with the bundled English tagger, or whatever a tagger of
+    `charlm train-tagger` learned (-m).
 
     Raw text is one sentence per line, split into tokens the way UD English EWT is
     (punctuation apart, clitics such as n't, 's, 'll split off); empty lines stay

@@ -4,15 +4,15 @@ import json
 import sys
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from charlm.cli.common import ReadingProgress, err_console, live_display, progress_option, \
     text_options
+from charlm.cli.completion import complete_corpus
 
 
 @click.command()
-@click.argument("corpus", nargs=-1, required=True, type=click.Path(allow_dash=True))
+@click.argument("corpus", nargs=-1, required=True, type=click.Path(allow_dash=True),
+                shell_complete=complete_corpus)
 @text_options
 @click.option("--vocab-out", type=click.Path(dir_okay=False),
               help="Write the vocabulary to this JSON file, for `charlm train --vocab`.")
@@ -25,11 +25,13 @@ from charlm.cli.common import ReadingProgress, err_console, live_display, progre
 @progress_option
 def tokenize(corpus, level, split, lowercase, normalize, graphemes, min_count, max_vocab,
              encoding_errors, vocab_out, fmt, long_line, top, progress):
-    """Report what is in CORPUS before training on it: sizes, tokens and their types,
-    the vocabulary that --min-count/--max-vocab give and how much text it covers,
-    the most frequent and rarest tokens, and anything suspicious (control characters,
-    NUL bytes, a byte-order mark, CR/CRLF line ends, over-long lines, invalid UTF-8,
-    each with where it first occurs).
+    """Report what is in CORPUS before training on it, and the vocabulary it gives.
+
+    The report gives sizes, tokens and their types, the vocabulary that
+    --min-count/--max-vocab give and how much text it covers, the most frequent and
+    rarest tokens, and anything suspicious (control characters, NUL bytes, a
+    byte-order mark, CR/CRLF line ends, over-long lines, invalid UTF-8, each with
+    where it first occurs).
 
     CORPUS is files, directories (every *.txt below them), - for standard input, or
     the names of bundled corpora, as for `charlm train`. The text options are those
@@ -59,10 +61,14 @@ def tokenize(corpus, level, split, lowercase, normalize, graphemes, min_count, m
     if fmt == "json":
         sys.stdout.write(json.dumps(report, ensure_ascii=False, indent=1) + "\n")
         return
+    from rich.console import Console
+
     render(report, Console(highlight=False, soft_wrap=True))
 
 
 def render(r, con):
+    from rich.table import Table
+
     from charlm.text.report import shown
 
     files = Table("file", "bytes", "lines", "characters", "words", box=None, pad_edge=False)

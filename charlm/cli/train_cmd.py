@@ -10,11 +10,9 @@ from click.core import ParameterSource
 
 from charlm.cli.common import (Duration, ReadingProgress, err_console, live_display,
                                progress_option, text_options)
-from charlm.cli.train_display import TrainDisplay
-from charlm.store.modelfile import DEFAULT_MODEL, MODEL_ENV
+from charlm.cli.completion import complete_corpus, complete_model
+from charlm.store import DEFAULT_MODEL, MODEL_ENV
 from charlm.training.schedule import SCHEDULES
-from charlm.text.tokens import TextConfig
-from charlm.training.trainer import TrainConfig
 
 # Exit statuses after a signal, as shells report them (128 + signal number).
 EXIT_INTERRUPTED = 130
@@ -33,13 +31,16 @@ VOCAB_FIELDS = ("min_count", "max_vocab", "encoding_errors")
 
 
 @click.command()
-@click.argument("corpus", nargs=-1, type=click.Path(allow_dash=True))
+@click.argument("corpus", nargs=-1, type=click.Path(allow_dash=True),
+                shell_complete=complete_corpus)
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
               help=f"Model file to write (default: ${MODEL_ENV}, then ./{DEFAULT_MODEL}). "
                    "It always holds the best model by validation loss.")
 @click.option("--resume", "resume_path", type=click.Path(dir_okay=False),
+              shell_complete=complete_model,
               help="Continue the run saved in this checkpoint, exactly where it stopped.")
 @click.option("--checkpoint", "checkpoint_path", type=click.Path(dir_okay=False),
+              shell_complete=complete_model,
               help="Where to write checkpoints [default: the model file's name with "
                    ".ckpt.npz, e.g. model.ckpt.npz].")
 @click.option("--checkpoint-every", type=click.IntRange(0), default=None,
@@ -132,7 +133,10 @@ def train(ctx, corpus, output, resume_path, checkpoint_path, progress, quiet, lo
     is written next to it. Ctrl-C (or SIGTERM) finishes the current step, saves, and
     prints the command that resumes the run exactly.
     """
+    from charlm.cli.train_display import TrainDisplay
     from charlm.lm import session
+    from charlm.text.tokens import TextConfig
+    from charlm.training.trainer import TrainConfig
 
     stdin_bytes = sys.stdin.buffer.read() if "-" in corpus else None
     command = _command_line()

@@ -5,10 +5,10 @@ import click
 from click.core import ParameterSource
 
 from charlm.cli.common import Duration, err_console, progress_option
-from charlm.cli.tagger_display import TaggerDisplay
+from charlm.cli.completion import complete_model
 from charlm.cli.train_cmd import _command_line, drive
+from charlm.store import DEFAULT_TAGGER
 from charlm.training.schedule import SCHEDULES
-from charlm.training.trainer import TrainConfig
 
 TRAIN_FIELDS = ("batch_size", "lr", "optimizer", "clip", "steps", "epochs", "time_limit",
                 "patience", "eval_every", "val_fraction", "seed", "dtype", "lr_schedule",
@@ -25,9 +25,10 @@ DATA_FIELDS = ("format", "tag_column", "token_col", "tag_col", "tag_scheme", "mi
               help="Tagged sentences to select the best model on (dev accuracy, or entity "
                    "F1 for entity tags) [default: hold out --val-fraction of TRAIN].")
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
-              help="Tagger file to write [default: ./tagger.npz]. It always holds the "
-                   "best model so far.")
+              help=f"Tagger file to write [default: ./{DEFAULT_TAGGER}]. It always holds "
+                   "the best model so far.")
 @click.option("--resume", "resume_path", type=click.Path(dir_okay=False),
+              shell_complete=complete_model,
               help="Continue the run saved in this checkpoint, exactly where it stopped.")
 @click.option("--checkpoint", "checkpoint_path", type=click.Path(dir_okay=False),
               help="Where to write checkpoints [default: the tagger's name with .ckpt.npz].")
@@ -123,9 +124,10 @@ DATA_FIELDS = ("format", "tag_column", "token_col", "tag_col", "tag_scheme", "mi
 @click.pass_context
 def train_tagger(ctx, train, dev, output, resume_path, checkpoint_path, progress, quiet,
                  log_file, as_json, case_sensitive, **opts):
-    """Train a tagger (parts of speech, named entities) on TRAIN, a CoNLL-U file or a
-    column file (token and tag columns, blank line between sentences), and write it
-    to a tagger file.
+    """Train a tagger (parts of speech, named entities) on a tagged file.
+
+    TRAIN is a CoNLL-U file or a column file (token and tag columns, blank line
+    between sentences); the tagger is written to a tagger file.
 
     The model is a bidirectional LSTM (GRU, RNN) over word embeddings and character
     features of each word, with a softmax per token: ŷ⟨t⟩ = softmax(W_y [a→⟨t⟩;
@@ -140,8 +142,10 @@ def train_tagger(ctx, train, dev, output, resume_path, checkpoint_path, progress
     (entity F1) improves; Ctrl-C finishes the step, saves, and prints the command
     that resumes the run exactly.
     """
+    from charlm.cli.tagger_display import TaggerDisplay
     from charlm.errors import UsageError
     from charlm.tagger import session
+    from charlm.training.trainer import TrainConfig
 
     command = _command_line()
     console = err_console(progress)

@@ -16,13 +16,12 @@ import numpy as np
 from charlm import __version__
 from charlm.errors import ModelFileError
 from charlm.files import atomic_write
+from charlm.store import DEFAULT_MODEL, MODEL_ENV
 
 FORMAT = "charlm"
 VERSION = 1
 HEADER = "header.json"
 TAGGER_KINDS = ("tagger", "tagger-checkpoint")
-DEFAULT_MODEL = "model.npz"
-MODEL_ENV = "CHARLM_MODEL"
 LM_KINDS = ("model", "checkpoint")
 
 

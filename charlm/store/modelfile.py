@@ -17,22 +17,15 @@ intact.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
 from charlm.errors import ModelFileError
 from charlm.lm.model import LanguageModel, ModelConfig
+from charlm.store import DEFAULT_MODEL, MODEL_ENV, default_model_path  # noqa: F401
+from charlm.store import archive
+from charlm.store.archive import FORMAT, HEADER, VERSION  # noqa: F401 (re-exported)
 from charlm.text.tokens import TextConfig
 from charlm.text.vocab import Vocab
-from charlm.store import archive
-from charlm.store.archive import (DEFAULT_MODEL, FORMAT, HEADER,  # noqa: F401 (re-exported)
-                                  MODEL_ENV, VERSION)
-
-
-def default_model_path():
-    """Where a model is read from and written to when -m/-o is not given:
-    ``$CHARLM_MODEL`` if set, else ``model.npz`` in the current directory."""
-    return os.environ.get(MODEL_ENV) or DEFAULT_MODEL
 
 
 @dataclass

@@ -7,26 +7,13 @@ are decoded (tag scheme, tag column, tokenizer). See docs/model-format.md.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
 from charlm.errors import ModelFileError
-from charlm.store import archive
+from charlm.store import (BUNDLED_TAGGER, DEFAULT_TAGGER, TAGGER_ENV,  # noqa: F401
+                          archive, default_tagger_path)
 from charlm.tagger.data import TagVocab
 from charlm.tagger.model import TaggerConfig, TaggerModel
-
-DEFAULT_TAGGER = "tagger.npz"
-TAGGER_ENV = "CHARLM_TAGGER"
-# The English UPOS tagger that ships with charlm (see charlm/tagger/default/README.md).
-BUNDLED_TAGGER = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                              "tagger", "default", "en_ewt_upos.npz")
-
-
-def default_tagger_path():
-    """The tagger used when -m is not given: ``$CHARLM_TAGGER`` if set, else the
-    bundled English UPOS tagger."""
-    return os.environ.get(TAGGER_ENV) or BUNDLED_TAGGER
-
 
 @dataclass
 class TaggerBundle:

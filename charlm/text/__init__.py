@@ -8,3 +8,9 @@
 * :mod:`~charlm.text.report`: ``charlm tokenize``'s report and saved vocabularies;
 * :mod:`~charlm.text.bundled`: the corpora that ship in the wheel.
 """
+
+# The text options' choices, here rather than in tokens.py so that the command line
+# can offer them (and complete them) without loading the tokenizer.
+LEVELS = ("char", "word")
+SPLITS = ("lines", "none")
+NORMALIZATIONS = ("nfc", "nfkc", "none")

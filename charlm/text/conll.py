@@ -261,7 +261,7 @@ def _read_conllu(src, lines, tag_index) -> Iterator[Sentence]:
                                 "a range like 3-4 or an empty node like 8.1")
                 extra.append((len(tokens), cols))
                 continue
-            if not ident.isdigit():
+            if not (ident.isascii() and ident.isdigit()):
                 raise _fail(src, lineno, f"token ID {ident!r} is not an integer")
             if int(ident) != len(tokens) + 1:
                 raise _fail(src, lineno, f"token ID {ident} out of order "
@@ -428,7 +428,8 @@ def format_sentence(sent: Sentence, tags: list[str], fmt: str, scheme: str | Non
     comments, multiword lines kept), or a fresh block ``ID FORM _ UPOS _ _ _ _ _ MISC``
     (``tag_column`` "xpos" fills XPOS instead) for other input, ``# text`` and
     ``SpaceAfter=No`` from the raw line; then a blank line. conll: the column file's own
-    columns with the tag column filled, or ``token tag``; then a blank line. tsv:
+    comments and columns with the tag column filled (``-DOCSTART-`` lines are not kept),
+    or ``token tag``; then a blank line. tsv:
     ``token<TAB>tag`` lines and a blank line. jsonl: one JSON object per sentence
     (``tokens``, ``tags``, and ``text``/``offsets`` when known). inline: ``word/TAG``
     separated by spaces, one line. spans: one JSON line ``{"text", "entities": [{"text",
@@ -469,7 +470,7 @@ def format_sentence(sent: Sentence, tags: list[str], fmt: str, scheme: str | Non
 
 
 def _write_rows(sent, tags):
-    out = []
+    out = [c + "\n" for c in sent.comments]
     for row, tag in zip(sent.rows, tags):
         cols = list(row)
         if sent.tag_col is None:

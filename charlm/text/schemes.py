@@ -120,6 +120,22 @@ def convert(tags: list[str], source: str, target: str) -> list[str]:
     return render(spans(tags), len(tags), target)
 
 
+def retype(tags: list[str], mapping: dict[str, str | None]) -> list[str]:
+    """Entity types renamed by ``mapping`` (a type missing from it is kept; one mapped to
+    None becomes O), e.g. to score a PER/ORG/LOC tagger on wikigold's
+    ``{"MISC": None}``. Prefixes are kept, so the result is in the same scheme."""
+    out = []
+    for tag in tags:
+        prefix, type_ = split_tag(tag)
+        if prefix == "O" or type_ not in mapping:
+            out.append(tag)
+        elif mapping[type_] is None:
+            out.append("O")
+        else:
+            out.append(f"{prefix}-{mapping[type_]}")
+    return out
+
+
 def detect_scheme(sequences: Iterable[list[str]]) -> str | None:
     """The scheme a collection of tag sequences is written in, or None when the tags are
     not entity tags (parts of speech, say).

@@ -41,9 +41,7 @@ import regex
 from charlm.settings import Settings
 from charlm.errors import UsageError
 
-LEVELS = ("char", "word")
-SPLITS = ("lines", "none")
-NORMALIZATIONS = ("nfc", "nfkc", "none")
+from charlm.text import LEVELS, NORMALIZATIONS, SPLITS  # noqa: F401
 
 WORD_PATTERN = regex.compile(
     r"""

@@ -1,0 +1,206 @@
+"""What ``--help`` and the man pages say beyond the click definitions: the options of
+each command grouped by purpose, and real examples.
+
+Both are keyed by command name, so a new command gets grouped help and examples by
+adding an entry here; its options and their defaults always come from click. Options
+that no group names are listed last, under "Other options". The man pages
+(``python man/build.py``) use the same groups and examples.
+"""
+
+import click
+
+# name -> [(group title, [option names])]
+GROUPS = {
+    "train": [
+        ("Output and resuming", ["--output", "--resume", "--checkpoint", "--checkpoint-every",
+                                 "--force"]),
+        ("Model", ["--cell", "--hidden", "--layers", "--embed", "--dropout", "--dtype"]),
+        ("Training", ["--seq-len", "--batch-size", "--lr", "--optimizer", "--clip", "--seed"]),
+        ("Learning-rate schedule", ["--lr-schedule", "--warmup", "--lr-decay",
+                                    "--lr-decay-every", "--min-lr"]),
+        ("Stop conditions and validation", ["--steps", "--epochs", "--time", "--patience",
+                                            "--eval-every", "--val-fraction",
+                                            "--val-max-tokens"]),
+        ("Text and vocabulary", ["--level", "--split", "--lowercase", "--normalize",
+                                 "--graphemes", "--min-count", "--max-vocab",
+                                 "--encoding-errors", "--vocab", "--no-cache"]),
+        ("Display and logs", ["--progress", "--quiet", "--log-file", "--json",
+                              "--sample-every", "--sample-length"]),
+    ],
+    "generate": [
+        ("Model", ["--model"]),
+        ("What to draw", ["--num-samples", "--length", "--prime", "--stop", "--novel"]),
+        ("How to draw", ["--temperature", "--top-k", "--top-p", "--greedy", "--allow-unk",
+                         "--seed"]),
+        ("Output", ["--format", "--logprobs"]),
+    ],
+    "score": [
+        ("Model and input", ["--model", "--split", "--no-eos", "--encoding-errors"]),
+        ("Output", ["--format", "--per-token", "--summary-only", "--heatmap"]),
+        ("Speed", ["--unbuffered", "--batch-size"]),
+    ],
+    "tokenize": [
+        ("Text and vocabulary", ["--level", "--split", "--lowercase", "--normalize",
+                                 "--graphemes", "--min-count", "--max-vocab",
+                                 "--encoding-errors", "--vocab-out"]),
+        ("Report", ["--format", "--top", "--long-line", "--progress"]),
+    ],
+    "train-tagger": [
+        ("Output and resuming", ["--output", "--resume", "--checkpoint", "--checkpoint-every",
+                                 "--force"]),
+        ("Data", ["--dev", "--format", "--tag-column", "--token-col", "--tag-col",
+                  "--tag-scheme", "--min-count", "--word-dropout", "--case-sensitive",
+                  "--encoding-errors"]),
+        ("Model", ["--cell", "--hidden", "--layers", "--embed", "--char-embed",
+                   "--char-hidden", "--dropout", "--dtype"]),
+        ("Training", ["--batch-size", "--lr", "--optimizer", "--clip", "--seed"]),
+        ("Learning-rate schedule", ["--lr-schedule", "--warmup", "--lr-decay",
+                                    "--lr-decay-every", "--min-lr"]),
+        ("Stop conditions and validation", ["--steps", "--epochs", "--time", "--patience",
+                                            "--eval-every", "--val-fraction"]),
+        ("Display and logs", ["--progress", "--quiet", "--log-file", "--json"]),
+    ],
+    "tag": [
+        ("Tagger", ["--model", "--no-constrain"]),
+        ("Input", ["--input", "--pretokenized", "--tag-column", "--encoding-errors"]),
+        ("Output", ["--format"]),
+    ],
+    "evaluate": [
+        ("Tagger", ["--model", "--no-constrain"]),
+        ("Gold file", ["--input", "--tag-column", "--token-col", "--tag-col", "--drop-type",
+                       "--from-text", "--encoding-errors"]),
+        ("Report", ["--format"]),
+    ],
+}
+
+# name -> [(what it does, command line)]: real commands, run by no test here but
+# mirrored by README examples that are.
+EXAMPLES = {
+    "train": [
+        ("Invent first names: train on the bundled list (about 40 s)", "charlm train"),
+        ("A character model of Shakespeare, ten minutes",
+         "charlm train tinyshakespeare.txt --split none --hidden 256 --time 10m -o shk.npz"),
+        ("Continue an interrupted run exactly, with a lower learning rate",
+         "charlm train --resume shk.ckpt.npz --lr 0.001"),
+    ],
+    "generate": [
+        ("Ten new names from ./model.npz", "charlm generate -n 10 --seed 1"),
+        ("Continue a prompt, a little conservatively",
+         "charlm generate -m shk.npz --prime 'ROMEO:' -l 300 -t 0.8"),
+        ("Names that are not in the training list, with their log-probabilities",
+         "charlm generate -n 5 --novel --format jsonl"),
+    ],
+    "score": [
+        ("Log-probability and perplexity of each line",
+         "printf 'maria\\njonathan\\n' | charlm score"),
+        ("The least likely lines of a file first",
+         "charlm score -m shk.npz lines.txt | sort -t$'\\t' -k5,5gr | head"),
+        ("KenLM query's layout, or a coloured map of surprise",
+         "charlm score --format kenlm lines.txt; charlm score --heatmap lines.txt"),
+    ],
+    "tokenize": [
+        ("What a corpus holds, by words", "charlm tokenize book.txt --level word --top 8"),
+        ("Save a vocabulary that several models will share",
+         "charlm tokenize a.txt b.txt --level word --vocab-out vocab.json"),
+    ],
+    "info": [
+        ("What ./model.npz holds, in the notes' notation", "charlm info"),
+        ("A checkpoint, as JSON", "charlm info shk.ckpt.npz --format json"),
+    ],
+    "corpora": [
+        ("List the bundled corpora", "charlm corpora"),
+        ("Train on the bundled surnames", "charlm train surnames -o surnames.npz"),
+    ],
+    "completion": [
+        ("Complete charlm in bash from now on",
+         "echo 'eval \"$(charlm completion bash)\"' >> ~/.bashrc"),
+        ("In the current zsh", "eval \"$(charlm completion zsh)\""),
+        ("In fish", "charlm completion fish > ~/.config/fish/completions/charlm.fish"),
+    ],
+    "train-tagger": [
+        ("A part-of-speech tagger from Universal Dependencies, twenty minutes",
+         "charlm train-tagger en_ewt-ud-train.conllu --dev en_ewt-ud-dev.conllu --time 20m "
+         "-o pos.npz"),
+        ("A named-entity tagger from a CoNLL-2003 style column file",
+         "charlm train-tagger ner-train.iob2 --dev ner-dev.iob2 -o ner.npz"),
+    ],
+    "tag": [
+        ("Tag a sentence with the tagger that ships with charlm",
+         "echo 'The old man the boat.' | charlm tag"),
+        ("Fill the tag column of a CoNLL-U file",
+         "charlm tag -m pos.npz --format conllu test.conllu"),
+        ("Entities with character offsets, one JSON line per input line",
+         "charlm tag -m ner.npz --format spans news.txt"),
+    ],
+    "evaluate": [
+        ("Accuracy and per-tag scores on a gold file", "charlm evaluate -m pos.npz test.conllu"),
+        ("Entity precision, recall and F1 as JSON",
+         "charlm evaluate -m ner.npz ner-test.iob2 --format json"),
+    ],
+}
+
+
+def option_name(param):
+    """The name an option is listed by: its first long form (``--model``)."""
+    longs = [o for o in param.opts if o.startswith("--")]
+    return longs[0] if longs else param.opts[0]
+
+
+def grouped_options(cmd, ctx=None):
+    """``[(title, [option params])]`` for ``cmd``: its declared groups in order (empty
+    ones left out), then "Other options" with the rest, --help included."""
+    options = [p for p in cmd.params if isinstance(p, click.Option)]
+    if ctx is not None:
+        options = [p for p in cmd.get_params(ctx) if isinstance(p, click.Option)]
+    byname = {option_name(p): p for p in options}
+    groups, placed = [], set()
+    for title, names in GROUPS.get(cmd.name, []):
+        members = [byname[n] for n in names if n in byname]
+        if members:
+            groups.append((title, members))
+            placed.update(id(p) for p in members)
+    rest = [p for p in options if id(p) not in placed]
+    if rest:
+        groups.append(("Other options" if groups else "Options", rest))
+    return groups
+
+
+def plain_metavars(cmd):
+    """Name number options INTEGER or FLOAT: click's "INTEGER RANGE" says less than
+    that and the range it prints beside the help."""
+    for param in cmd.params:
+        if isinstance(param, click.Option) and param.metavar is None:
+            if isinstance(param.type, click.IntRange):
+                param.metavar = "INTEGER"
+            elif isinstance(param.type, click.FloatRange):
+                param.metavar = "FLOAT"
+
+
+def summary(cmd):
+    """The first line of the command's help: what it does, in one line."""
+    return (cmd.help or "").strip().split("\n\n")[0].strip()
+
+
+class CharlmCommand(click.Command):
+    """A command whose help lists its options by group, shows every default, and ends
+    with examples. The group gives every subcommand this class (see CharlmGroup), so
+    commands are declared with a plain ``@click.command()``."""
+
+    def format_options(self, ctx, formatter):
+        for title, params in grouped_options(self, ctx):
+            rows = [r for r in (p.get_help_record(ctx) for p in params) if r]
+            if rows:
+                with formatter.section(title):
+                    formatter.write_dl(rows)
+
+    def format_epilog(self, ctx, formatter):
+        super().format_epilog(ctx, formatter)
+        examples = EXAMPLES.get(self.name)
+        if examples:
+            with formatter.section("Examples"):
+                for i, (what, line) in enumerate(examples):
+                    if i:
+                        formatter.write_paragraph()
+                    # written as they are, not re-wrapped: they are meant to be copied
+                    indent = " " * formatter.current_indent
+                    formatter.write(f"{indent}# {what}\n{indent}{line}\n")
