@@ -45,9 +45,6 @@ def evaluate(gold, model_path, fmt, input_fmt, tag_column, token_col, tag_col, d
     precision/recall/F1 (exact span and type, counted as conlleval does), and the
     most frequent confusions.
 
-    \b
-      charlm evaluate -m pos.npz en_ewt-ud-test.conllu
-      charlm evaluate -m ner.npz --format json test.iob2 | jq .entities.f1
     """
     from charlm.tagger.report import evaluate_from_text, evaluate_sentences
     from charlm.text.conll import read_tagged

@@ -83,10 +83,6 @@ def tag(file, model_path, input_fmt, pretokenized, fmt, tag_column, no_constrain
     empty. Sentences are read as they come and written in input order, so it works
     on endless streams and in pipes.
 
-    \b
-      echo "The old man the boat." | charlm tag
-      charlm tag --format conllu notes.txt > notes.conllu
-      charlm tag -m ner.npz --format spans news.txt
     """
     from charlm.errors import UsageError
     from charlm.tagger.tagging import tag_stream

@@ -134,9 +134,6 @@ def train_tagger(ctx, train, dev, output, resume_path, checkpoint_path, progress
     a←⟨t⟩] + b_y). Entity tags (IOB1/IOB2/BIOES/IO) are decoded by constrained
     Viterbi, so no invalid sequence is ever output.
 
-    \b
-      charlm train-tagger train.conllu --dev dev.conllu --time 20m -o pos.npz
-      charlm train-tagger ner-train.iob2 --dev ner-dev.iob2 -o ner.npz
 
     Progress goes to stderr. The tagger file is written each time the dev accuracy
     (entity F1) improves; Ctrl-C finishes the step, saves, and prints the command
