@@ -212,4 +212,5 @@ def test_tag_uses_one_blas_thread_unless_told_otherwise():
 
     assert threads("tag", "-m", "x.npz") == "1"
     assert threads("--threads", "2", "tag") == "2"
-    assert threads("train-tagger", "x.conllu") == "None"
+    assert threads("train-tagger", "x.conllu") == "1"
+    assert threads("train", "x.txt") == "None"

@@ -28,10 +28,11 @@ def _threads_from_argv(argv):
 
 
 # Commands whose matrix products are too small to gain from a second BLAS thread,
-# and lose ~10x to it when another process holds a core (`charlm tag`: 29,800 tokens/s
-# with one thread, 2,700 with two on a busy 2-core machine). They use one thread
-# unless told otherwise.
-ONE_THREAD_COMMANDS = ("tag", "evaluate")
+# and lose several times over to it when another process holds a core (on this
+# project's 2-core machine, load 2: `charlm tag` 28,700 tokens/s with one thread and
+# 11,000 with two; `charlm train-tagger` 9,000 and 1,700). They use one thread unless
+# --threads or the environment says otherwise.
+ONE_THREAD_COMMANDS = ("tag", "evaluate", "train-tagger")
 
 
 def _subcommand(argv):
