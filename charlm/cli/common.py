@@ -3,6 +3,7 @@
 import os
 import re
 import sys
+import time
 
 import click
 from rich.console import Console
@@ -131,3 +132,58 @@ def live_display(console, progress, quiet=False):
     if quiet or progress == "off":
         return False
     return progress == "on" or console.is_terminal
+
+
+class Ticker:
+    """A one-line status on stderr for work that may take long (``charlm score`` of a
+    huge line): how much is done and how fast. It appears only when ``live`` and after
+    ``delay`` seconds, is redrawn at most a few times a second, and :meth:`clear` wipes
+    it before data goes to the same terminal. The instance is the engine's
+    ``progress(done)`` callback."""
+
+    REDRAW = 0.25
+
+    def __init__(self, live, label, unit, delay=1.0, stream=None):
+        self.live, self.label, self.unit, self.delay = live, label, unit, delay
+        self.stream = stream or sys.stderr
+        self.start = time.monotonic()
+        self.drawn_at = None
+        self.done = 0
+        self.shown = False
+
+    def __call__(self, done):
+        self.done += done
+        if not self.live:
+            return
+        now = time.monotonic()
+        if now - self.start < self.delay:
+            return
+        if self.drawn_at is not None and now - self.drawn_at < self.REDRAW:
+            return
+        self.drawn_at = now
+        rate = self.done / max(now - self.start, 1e-9)
+        text = (f"{self.label}: {self.done:,} {self.unit} in {now - self.start:,.0f} s "
+                f"({rate:,.0f} {self.unit}/s)")
+        try:
+            self.stream.write("\r\x1b[K" + text)
+            self.stream.flush()
+            self.shown = True
+        except (OSError, ValueError):
+            self.live = False
+
+    def clear(self):
+        if self.shown:
+            try:
+                self.stream.write("\r\x1b[K")
+                self.stream.flush()
+            except (OSError, ValueError):
+                pass
+            self.shown = False
+            self.drawn_at = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.clear()
+        return False

@@ -5,7 +5,7 @@ import sys
 
 import click
 
-from charlm.cli.common import err_console, load_model, model_option, stdout_is_tty
+from charlm.cli.common import (Ticker, err_console, load_model, model_option, stdout_is_tty)
 from charlm.cli.score_render import WRITERS, HeatmapWriter
 
 
@@ -32,8 +32,12 @@ from charlm.cli.score_render import WRITERS, HeatmapWriter
 @click.option("--encoding-errors", type=click.Choice(["strict", "replace"]),
               default="strict", show_default=True,
               help="Invalid UTF-8: stop with an error naming the line, or replace it.")
+@click.option("--progress", type=click.Choice(["auto", "on", "off"]), default="auto",
+              show_default=True,
+              help="A status line on stderr (tokens scored, speed) while scoring takes "
+                   "long; auto shows it only when stderr is a terminal, after a second.")
 def score(model_path, files, fmt, split, no_eos, per_token, summary_only, heatmap, unbuffered,
-          batch_size, encoding_errors):
+          batch_size, encoding_errors, progress):
     """Score each line of FILES (or stdin) under a model.
 
     A model trained with --split lines scores every line from its initial state with
@@ -65,18 +69,30 @@ def score(model_path, files, fmt, split, no_eos, per_token, summary_only, heatma
     else:
         writer = WRITERS[fmt](out, err, per_token, bundle.vocab, bundle.text,
                               summary_only=summary_only)
+    live = progress == "on" or (progress == "auto" and _stderr_is_tty())
+    ticker = Ticker(live, "scoring", "tokens", delay=0.0 if progress == "on" else 1.0)
     scorer = Scorer(bundle.model, bundle.vocab, bundle.text, split=split, eos=not no_eos,
-                    batch_lines=batch_size, unbuffered=unbuffered)
+                    batch_lines=batch_size, unbuffered=unbuffered, progress=ticker)
     summary = Summary()
-    writer.start()
-    for s in scorer.score(_read_lines(files, encoding_errors)):
-        summary.add(s)
-        writer.row(s)
-        if unbuffered:
-            out.flush()
-    out.flush()
+    with ticker:
+        writer.start()
+        for s in scorer.score(_read_lines(files, encoding_errors)):
+            summary.add(s)
+            if tty:
+                ticker.clear()          # the status line never mixes with the rows
+            writer.row(s)
+            if unbuffered:
+                out.flush()
+        out.flush()
     writer.summary(summary.to_dict())
     out.flush()
+
+
+def _stderr_is_tty():
+    try:
+        return os.isatty(sys.stderr.fileno())
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def _read_lines(files, encoding_errors):

@@ -37,6 +37,10 @@ VOCAB_FIELDS = ("min_count", "max_vocab", "encoding_errors")
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
               help=f"Model file to write (default: ${MODEL_ENV}, then ./{DEFAULT_MODEL}). "
                    "It always holds the best model by validation loss.")
+@click.option("--force", is_flag=True,
+              help="Replace the model file or checkpoint even if another run wrote it "
+                   "(by default train refuses, so that a typo in -o never destroys a "
+                   "trained model).")
 @click.option("--resume", "resume_path", type=click.Path(dir_okay=False),
               help="Continue the run saved in this checkpoint, exactly where it stopped.")
 @click.option("--checkpoint", "checkpoint_path", type=click.Path(dir_okay=False),
@@ -119,8 +123,8 @@ VOCAB_FIELDS = ("min_count", "max_vocab", "encoding_errors")
 @click.option("--json", "as_json", is_flag=True,
               help="Print a JSON summary on stdout at the end.")
 @click.pass_context
-def train(ctx, corpus, output, resume_path, checkpoint_path, progress, quiet, log_file,
-          as_json, vocab_path, no_cache, **opts):
+def train(ctx, corpus, output, force, resume_path, checkpoint_path, progress, quiet,
+          log_file, as_json, vocab_path, no_cache, **opts):
     """Train a language model on CORPUS and write it to a model file.
 
     CORPUS is one or more text files, directories (every *.txt below them), - for
@@ -129,7 +133,8 @@ def train(ctx, corpus, output, resume_path, checkpoint_path, progress, quiet, lo
 
     Progress goes to stderr. The model file is written each time the validation loss
     improves, so it always holds the best model so far; a checkpoint of the whole run
-    is written next to it. Ctrl-C (or SIGTERM) finishes the current step, saves, and
+    is written next to it. A model file or checkpoint that another run wrote is never
+    replaced without --force. Ctrl-C (or SIGTERM) finishes the current step, saves, and
     prints the command that resumes the run exactly.
     """
     from charlm.lm import session
@@ -147,7 +152,7 @@ def train(ctx, corpus, output, resume_path, checkpoint_path, progress, quiet, lo
         explicit = {name: value for name, value in opts.items() if given(name)}
         run = session.resume(resume_path, overrides=explicit, sources=list(corpus) or None,
                              stdin_bytes=stdin_bytes, output=output, command=command,
-                             log_file=log_file)
+                             log_file=log_file, force=force)
     else:
         if opts["steps"] is None and opts["epochs"] is None and opts["time_limit"] is None:
             opts["epochs"] = 50.0
@@ -162,7 +167,7 @@ def train(ctx, corpus, output, resume_path, checkpoint_path, progress, quiet, lo
                 min_count=opts["min_count"], max_vocab=opts["max_vocab"], vocab=vocab,
                 encoding_errors=opts["encoding_errors"], output=output,
                 checkpoint=checkpoint_path, command=command, stdin_bytes=stdin_bytes,
-                log_file=log_file, progress=reading, use_cache=not no_cache)
+                log_file=log_file, progress=reading, use_cache=not no_cache, force=force)
 
     display = TrainDisplay(console, progress, quiet, run, run.log_file)
     previous = {}

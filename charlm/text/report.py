@@ -30,9 +30,10 @@ def analyze(sources, cfg, min_count=1, max_vocab=None, long_line=10000, top=20,
     """A report on ``sources`` (:class:`~charlm.text.reader.Source` objects) as ``cfg``
     would tokenize them. Returns (report dict, the Vocab it describes)."""
     oddities = {}
+    # Counted chunk by chunk: memory holds the types and their counts, never the ids.
     stream = type_stream(sources, cfg, encoding_errors="replace", progress=progress,
-                         oddities=oddities, long_line=long_line)
-    counts = np.bincount(stream.ids, minlength=len(stream.types)).astype(np.int64)
+                         oddities=oddities, long_line=long_line, keep_ids=False)
+    counts = stream.counts
     lines = int(counts[0]) if cfg.split == "lines" else None
     counts[0] = 0
     vocab = build_vocab(stream, counts, min_count, max_vocab)
