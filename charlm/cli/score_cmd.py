@@ -96,19 +96,33 @@ def _stderr_is_tty():
 
 
 def _read_lines(files, encoding_errors):
-    """Decoded lines without their line ends, read lazily; CRLF is accepted."""
+    """Decoded lines without their line ends, read lazily. LF, CRLF and a lone CR all
+    end a line (as in training); a BOM at the start is dropped."""
     from charlm.errors import InputError
 
     for f in files:
         name = getattr(f, "name", "<stdin>")
         if not isinstance(name, str) or name in ("<stdin>", "-"):
             name = "<stdin>"
-        for n, raw in enumerate(iter(f.readline, b""), 1):
+        offset = 0
+        n = 0
+        for raw in iter(f.readline, b""):
+            n += 1
             try:
-                line = raw.decode("utf-8", errors=encoding_errors)
+                text = raw.decode("utf-8", errors=encoding_errors)
             except UnicodeDecodeError as e:
-                raise InputError(f"{name}: line {n}: invalid UTF-8 at byte {e.start}; "
-                                 "pass --encoding-errors replace to score it anyway") from None
-            if n == 1 and line.startswith("\ufeff"):
-                line = line[1:]
-            yield line.rstrip("\n").rstrip("\r")
+                at = n + raw.count(b"\r", 0, e.start) - raw.count(b"\r\n", 0, e.start)
+                raise InputError(f"{name}: invalid UTF-8 at line {at}, byte offset "
+                                 f"{offset + e.start}; convert it to UTF-8 or pass "
+                                 "--encoding-errors replace to score it anyway") from None
+            offset += len(raw)
+            if offset == len(raw) and text.startswith("\ufeff"):
+                text = text[1:]
+            text = text[:-1] if text.endswith("\n") else text
+            text = text[:-1] if text.endswith("\r") else text
+            if "\r" in text:                      # lone CRs: old Mac line ends
+                parts = text.split("\r")
+                n += len(parts) - 1
+                yield from parts
+            else:
+                yield text

@@ -139,6 +139,8 @@ def _lm_layout(header, checkpoint):
         resume = validate.field_of(training, "resume", dict, "header.training")
         for key in ("state", "config", "run"):
             validate.field_of(resume, key, dict, "header.training.resume")
+        optimizer = validate.field_of(resume["config"], "optimizer", str,
+                                      "header.training.resume.config")
         states = ("a", "c") if config.cell == "lstm" else ("a",)
         carried = ArraySpec((config.hidden, None), (dtype,))
         optional += [
@@ -148,8 +150,33 @@ def _lm_layout(header, checkpoint):
                                    and m.group(2) in states) else None),
             (r"data/(train|val)", lambda m: ArraySpec((None,), (str(np.dtype(vocab.dtype)),))),
         ]
-    return validate.Layout(params, optional,
+        complete = _checkpoint_complete(params, optimizer, config.layers, states)
+    else:
+        complete = None
+    return validate.Layout(params, optional, complete=complete,
                            parsed={"config": config, "text": text, "vocab": vocab})
+
+
+def _checkpoint_complete(params, optimizer, layers, states):
+    """Arrays a checkpoint holds all of or none of: a resumed run needs each group whole."""
+    groups = {
+        "the optimizer state": ({f"optimizer/{m}/{k}" for m in "mv" for k in params}
+                                if optimizer == "adam" else set()),
+        "the carried hidden state": {f"carried/layer{l}.{s}" for l in range(1, layers + 1)
+                                     for s in states},
+        "the stored corpus": {"data/train", "data/val"},
+    }
+
+    def complete(names):
+        if optimizer == "adam" and not groups["the optimizer state"] <= names:
+            raise Invalid("the optimizer state is incomplete; the checkpoint is damaged")
+        if optimizer != "adam" and any(n.startswith("optimizer/") for n in names):
+            raise Invalid(f"optimizer state for {optimizer!r}, which keeps none")
+        for what, group in groups.items():
+            present = group & names
+            if present and present != group:
+                raise Invalid(f"{what} is incomplete; the checkpoint is damaged")
+    return complete
 
 
 def _check_config(c):

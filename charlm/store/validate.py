@@ -80,6 +80,8 @@ class Layout:
     required: dict
     optional: list = field(default_factory=list)
     parsed: dict = field(default_factory=dict)
+    # function(set of declared names): rules across arrays (all or none of a group)
+    complete: object = None
 
     def spec(self, name):
         if name in self.required:
@@ -271,6 +273,8 @@ def _declared(header, layout):
     missing = [n for n in layout.required if n not in out]
     if missing:
         raise Invalid(f"array {missing[0]!r} is missing; the file is damaged")
+    if layout.complete is not None:
+        layout.complete(set(out))
     return out
 
 

@@ -46,7 +46,8 @@ def expand_paths(paths):
                 os.path.join(root, f)
                 for root, _, files in os.walk(p) for f in files if f.endswith(".txt"))
             if not found:
-                raise CorpusError(f"{p}: directory holds no *.txt files")
+                raise CorpusError(f"{p}: directory holds no *.txt files; name the files "
+                                  "to read")
             out.extend(found)
         else:
             out.append(p)

@@ -59,6 +59,9 @@ def analyze(sources, cfg, min_count=1, max_vocab=None, long_line=10000, top=20,
         for k in totals:
             totals[k] += f[k]
         suspicious.extend(_findings(src.name, odd, long_line))
+    if not any(t.strip() for t, c in zip(stream.types[1:], counts[1:]) if c > 0):
+        suspicious.append("no text to learn from: only empty or blank lines; "
+                          "`charlm train` refuses it")
     report = {
         "files": files,
         "total": totals,
