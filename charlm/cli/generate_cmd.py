@@ -17,9 +17,10 @@ from charlm.cli.common import load_model, model_option
 @click.option("-l", "--length", type=click.IntRange(1), default=None,
               help="Most tokens per sample [default: 200 for --split lines models, "
                    "which usually stop at EOS first; 1000 otherwise].")
-@click.option("-t", "--temperature", type=click.FloatRange(0, min_open=True), default=1.0,
+@click.option("-t", "--temperature", type=click.FloatRange(0), default=1.0,
               show_default=True,
-              help="Divide the logits by this: below 1 is safer, above 1 wilder.")
+              help="Divide the logits by this (> 0): below 1 is safer, above 1 wilder. "
+                   "For the most likely token every time, use --greedy.")
 @click.option("--top-k", type=click.IntRange(1), default=None,
               help="Draw only from the K most likely tokens (after the temperature).")
 @click.option("--top-p", type=click.FloatRange(0, 1, min_open=True), default=None,
@@ -62,7 +63,11 @@ def generate(model_path, num_samples, length, temperature, top_k, top_p, greedy,
 
     if logprobs and fmt != "jsonl":
         raise UsageError("--logprobs lists tokens in the JSON output: add --format jsonl")
+    if temperature == 0:
+        raise UsageError("--temperature must be above 0; --greedy always takes the most "
+                         "likely token, which is what a temperature of 0 would mean")
     bundle = load_model(model_path)
+    _check_batch_memory(bundle.model.config, num_samples)
     text_cfg, vocab = bundle.text, bundle.vocab
     lines = text_cfg.split == "lines"
     if length is None:
@@ -142,6 +147,15 @@ def generate(model_path, num_samples, length, temperature, top_k, top_p, greedy,
         if text:
             last_char = text[-1]
         out.flush()
+
+
+def _check_batch_memory(config, n):
+    """-n samples are drawn as one batch: refuse a batch that cannot fit in memory."""
+    from charlm.training.run import check_memory
+
+    per_sample = (config.layers * (config.cell_spec.width(1) + 4) * config.hidden
+                  + 4 * config.vocab_size + config.embed)
+    check_memory(8 * n * per_sample, what=f"drawing {n:,} samples at once")
 
 
 def _in_index_order(samples):

@@ -46,7 +46,7 @@ def check_memory(nbytes, what="training this model"):
     if total and nbytes > 0.9 * total:
         raise UsageError(f"{what} needs about {nbytes / 1e9:,.1f} GB of memory but this "
                          f"machine has {total / 1e9:,.1f} GB; use smaller sizes (--hidden, "
-                         "--layers, --embed, --batch-size, --seq-len)")
+                         "--layers, --embed, --batch-size, --seq-len, -n)")
 
 
 def check_outputs(output, checkpoint):
