@@ -40,6 +40,18 @@ def err_console(progress="auto"):
                    force_terminal=True if progress == "on" else None)
 
 
+def read_stdin_corpus(corpus):
+    """The bytes of standard input when ``-`` is among the corpus arguments. A
+    terminal on stdin would mean a silent wait for typed text: refused with a hint."""
+    if "-" not in corpus:
+        return None
+    if sys.stdin.isatty():
+        raise click.UsageError("- reads the corpus from standard input, which is a "
+                               "terminal: pipe text in (cat corpus.txt | charlm ...) "
+                               "or name the files")
+    return sys.stdin.buffer.read()
+
+
 def stdout_is_tty():
     try:
         return os.isatty(sys.stdout.fileno())

@@ -52,9 +52,10 @@ def score(model_path, files, fmt, split, no_eos, per_token, summary_only, heatma
 
     bundle = load_model(model_path)
     if not files:
-        if sys.stdin.isatty():
-            raise click.UsageError("give FILES to score, or pipe text into stdin")
         files = (sys.stdin.buffer,)
+    if any(_is_stdin(f) for f in files) and sys.stdin.isatty():
+        raise click.UsageError("give FILES to score, or pipe text into stdin "
+                               "(cat lines.txt | charlm score)")
     tty = stdout_is_tty()
     if heatmap and fmt not in (None, "text"):
         raise click.UsageError("--heatmap draws text; it cannot be combined with "
@@ -86,6 +87,10 @@ def score(model_path, files, fmt, split, no_eos, per_token, summary_only, heatma
         out.flush()
     writer.summary(summary.to_dict())
     out.flush()
+
+
+def _is_stdin(f):
+    return f is sys.stdin.buffer or getattr(f, "name", None) in ("<stdin>", "-")
 
 
 def _stderr_is_tty():

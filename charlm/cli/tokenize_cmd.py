@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from charlm.cli.common import ReadingProgress, err_console, live_display, progress_option, \
-    text_options
+    read_stdin_corpus, text_options
 
 
 @click.command()
@@ -46,7 +46,7 @@ def tokenize(corpus, level, split, lowercase, normalize, graphemes, min_count, m
                      graphemes=graphemes)
     if min_count is None:
         min_count = default_min_count(level)
-    stdin_bytes = sys.stdin.buffer.read() if "-" in corpus else None
+    stdin_bytes = read_stdin_corpus(corpus)
     sources = resolve_sources(list(corpus), stdin_bytes)
     console = err_console(progress)
     with ReadingProgress(console, live_display(console, progress)) as bar:

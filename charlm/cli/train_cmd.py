@@ -9,7 +9,7 @@ import click
 from click.core import ParameterSource
 
 from charlm.cli.common import (Duration, ReadingProgress, err_console, live_display,
-                               progress_option, text_options)
+                               progress_option, read_stdin_corpus, text_options)
 from charlm.cli.train_display import TrainDisplay
 from charlm.store.modelfile import DEFAULT_MODEL, MODEL_ENV
 from charlm.training.schedule import SCHEDULES
@@ -139,7 +139,7 @@ def train(ctx, corpus, output, force, resume_path, checkpoint_path, progress, qu
     """
     from charlm.lm import session
 
-    stdin_bytes = sys.stdin.buffer.read() if "-" in corpus else None
+    stdin_bytes = read_stdin_corpus(corpus)
     command = _command_line()
     console = err_console(progress)
     reading = ReadingProgress(console, live_display(console, progress, quiet))
