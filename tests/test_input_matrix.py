@@ -264,3 +264,36 @@ def test_absurd_but_harmless_values_just_work(tmp_path, model):
     r = invoke(["score", "-m", model, "--batch-size", "1000000000", "--summary-only"],
                input="anna\n")
     check(r, 0, "1 lines", out)
+
+
+# Other files a user names: (what to write there or None for missing, options, exit
+# status, message). ``{f}`` in the options is the file.
+OTHER_FILES = [
+    (None, ["--vocab", "{f}"], 2, "no such vocabulary file"),
+    (b"", ["--vocab", "{f}"], 1, "not a readable vocabulary file"),
+    (b"[1, 2]", ["--vocab", "{f}"], 1, "not a charlm vocabulary file"),
+    (b'{"format": "charlm-vocab", "version": 1}', ["--vocab", "{f}"], 1, "damaged"),
+    (b'{"format": "charlm-vocab", "version": 1, "text": {}, "tokens": ["a"]}',
+     ["--vocab", "{f}"], 1, "must start with <eos>"),
+    (b'{"format": "charlm-vocab", "version": 1, "text": {"level": "x"}, '
+     b'"tokens": ["<eos>", "<unk>"]}', ["--vocab", "{f}"], 1, "level must be one of"),
+    (b'{"format": "charlm-vocab", "version": 9}', ["--vocab", "{f}"], 1, "version 9"),
+    ("dir", ["--log-file", "{f}/no/such/log.jsonl"], 1, "cannot write the log file"),
+    (None, ["--resume", "{f}"], 1, "no such model file"),
+    (b"anna\n", ["--resume", "{f}"], 1, "not a charlm model file"),
+]
+
+
+@pytest.mark.parametrize("content,options,code,message", OTHER_FILES,
+                         ids=[f"{o[0]}-{i}" for i, (_, o, _, _) in enumerate(OTHER_FILES)])
+def test_other_files_train_reads(tmp_path, content, options, code, message):
+    corpus = badinput.one_character(tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    f = tmp_path / "file"
+    if content == "dir":
+        f.mkdir()
+    elif content is not None:
+        f.write_bytes(content)
+    r = invoke(COMMANDS["train"](corpus, out, None) + [o.format(f=f) for o in options])
+    check(r, code, message, out)

@@ -52,6 +52,13 @@ def read_stdin_corpus(corpus):
     return sys.stdin.buffer.read()
 
 
+def stderr_is_tty():
+    try:
+        return os.isatty(sys.stderr.fileno())
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def stdout_is_tty():
     try:
         return os.isatty(sys.stdout.fileno())

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from charlm.cli.common import load_model, model_option
+from charlm.cli.common import Ticker, load_model, model_option, stderr_is_tty
 
 
 @click.command()
@@ -95,6 +95,16 @@ def generate(model_path, num_samples, length, temperature, top_k, top_p, greedy,
                   rng=rng, logprobs=want_lp)
     out = sys.stdout
 
+    # Samples printed only once complete (jsonl, --novel) can keep a terminal waiting:
+    # a status line on stderr says how many tokens have been drawn.
+    ticker = Ticker(stderr_is_tty(), "sampling", "tokens")
+
+    def counted(pieces):
+        for piece in pieces:
+            if not piece.end:
+                ticker(1)
+            yield piece
+
     if novel:
         if not lines:
             raise UsageError("--novel compares samples with the training lines; this model "
@@ -105,8 +115,8 @@ def generate(model_path, num_samples, length, temperature, top_k, top_p, greedy,
                               "(too many lines, or an older file): --novel is not possible")
         samples = novel_samples(bundle.model, vocab, text_cfg, num_samples, known, **kwargs)
     elif fmt == "jsonl":
-        samples = _in_index_order(collect(sample(bundle.model, vocab, text_cfg,
-                                                 num_samples=num_samples, **kwargs),
+        samples = _in_index_order(collect(counted(sample(bundle.model, vocab, text_cfg,
+                                                         num_samples=num_samples, **kwargs)),
                                           num_samples))
     else:
         samples = None
@@ -114,6 +124,9 @@ def generate(model_path, num_samples, length, temperature, top_k, top_p, greedy,
     if samples is not None:
         prime_lp = prime_logprobs(bundle.model, prime_ids) if want_lp else []
         for s in samples:
+            ticker.clear()
+            if novel:
+                ticker(len(s.tokens))
             detok = primed_detokenizer()
             body = "".join(detok.feed(t) for t in s.tokens)
             if fmt == "jsonl":
@@ -122,6 +135,7 @@ def generate(model_path, num_samples, length, temperature, top_k, top_p, greedy,
             else:
                 out.write(prime + body + "\n")
             out.flush()
+        ticker.clear()
         return
 
     # Plain text, streamed token by token.

@@ -5,7 +5,8 @@ import sys
 
 import click
 
-from charlm.cli.common import (Ticker, err_console, load_model, model_option, stdout_is_tty)
+from charlm.cli.common import (Ticker, err_console, load_model, model_option, stderr_is_tty,
+                               stdout_is_tty)
 from charlm.cli.score_render import WRITERS, HeatmapWriter
 
 
@@ -70,7 +71,7 @@ def score(model_path, files, fmt, split, no_eos, per_token, summary_only, heatma
     else:
         writer = WRITERS[fmt](out, err, per_token, bundle.vocab, bundle.text,
                               summary_only=summary_only)
-    live = progress == "on" or (progress == "auto" and _stderr_is_tty())
+    live = progress == "on" or (progress == "auto" and stderr_is_tty())
     ticker = Ticker(live, "scoring", "tokens", delay=0.0 if progress == "on" else 1.0)
     scorer = Scorer(bundle.model, bundle.vocab, bundle.text, split=split, eos=not no_eos,
                     batch_lines=batch_size, unbuffered=unbuffered, progress=ticker)
@@ -91,13 +92,6 @@ def score(model_path, files, fmt, split, no_eos, per_token, summary_only, heatma
 
 def _is_stdin(f):
     return f is sys.stdin.buffer or getattr(f, "name", None) in ("<stdin>", "-")
-
-
-def _stderr_is_tty():
-    try:
-        return os.isatty(sys.stderr.fileno())
-    except (OSError, ValueError, AttributeError):
-        return False
 
 
 def _read_lines(files, encoding_errors):

@@ -139,6 +139,8 @@ def train(ctx, corpus, output, force, resume_path, checkpoint_path, progress, qu
     """
     from charlm.lm import session
 
+    if log_file:
+        _check_log_file(log_file)
     stdin_bytes = read_stdin_corpus(corpus)
     command = _command_line()
     console = err_console(progress)
@@ -196,6 +198,17 @@ def train(ctx, corpus, output, force, resume_path, checkpoint_path, progress, qu
         ctx.exit(EXIT_INTERRUPTED)
     if finished is not None and finished.reason == "terminated":
         ctx.exit(EXIT_TERMINATED)
+
+
+def _check_log_file(path):
+    """Refuse a metrics log that cannot be appended to, before any work is done."""
+    from charlm.errors import OutputError
+
+    try:
+        with open(path, "a", encoding="utf-8"):
+            pass
+    except OSError as e:
+        raise OutputError(f"{path}: cannot write the log file: {e.strerror}") from None
 
 
 def _command_line():

@@ -75,7 +75,12 @@ class TrainDisplay:
     def render(self, events):
         finished = None
         if self.log_path:
-            self.log = open(self.log_path, "a", encoding="utf-8")
+            try:
+                self.log = open(self.log_path, "a", encoding="utf-8")
+            except OSError as e:
+                from charlm.errors import OutputError
+                raise OutputError(f"{self.log_path}: cannot write the log file: "
+                                  f"{e.strerror}") from None
         try:
             for ev in events:
                 if isinstance(ev, Started):

@@ -138,7 +138,23 @@ def load_vocab(path):
     if d.get("version") != VOCAB_VERSION:
         raise ModelFileError(f"{path}: vocabulary format version {d.get('version')} "
                              "is not supported")
-    return Vocab.from_dict(d), TextConfig.from_dict(d["text"])
+    tokens, text = d.get("tokens"), d.get("text")
+    if (not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens)
+            or not isinstance(text, dict)):
+        raise ModelFileError(f"{path}: the vocabulary file is damaged (no list of tokens "
+                             "or text settings); write it again with charlm tokenize "
+                             "--vocab-out")
+    counts = d.get("counts")
+    if counts is not None and (not isinstance(counts, list) or len(counts) != len(tokens)
+                               or not all(isinstance(c, int) for c in counts)):
+        raise ModelFileError(f"{path}: the vocabulary's counts do not match its tokens")
+    try:
+        return Vocab.from_dict(d), TextConfig.from_dict(text)
+    except (ModelFileError, UsageError) as e:
+        raise ModelFileError(f"{path}: {e}") from None
+    except TypeError:
+        raise ModelFileError(f"{path}: the vocabulary file has unknown text settings") \
+            from None
 
 
 def shown(tok):
