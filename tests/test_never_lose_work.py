@@ -256,3 +256,29 @@ def test_many_kills_in_a_row(tmp_path, corpus, sig):
     p.kill()
     p.wait()
     _check_loads_and_resumes(tmp_path, corpus)
+
+
+def test_checkpoint_from_before_run_ids_still_resumes(tmp_path, corpus):
+    """Files written before runs carried an id: the run may still replace its own model
+    file and checkpoint (and nobody else's)."""
+    import io
+    import json
+    import zipfile
+
+    out, ckpt = tmp_path / "m.npz", tmp_path / "m.ckpt.npz"
+    assert run("train", corpus, "-o", out, "--steps", "3", *TINY).exit_code == 0
+    for path in (out, ckpt):
+        with zipfile.ZipFile(path) as z:
+            members = {n: z.read(n) for n in z.namelist()}
+        header = json.loads(members["header.json"])
+        del header["training"]["run_id"]
+        header["training"].get("resume", {}).get("run", {}).pop("run_id", None)
+        members["header.json"] = json.dumps(header).encode()
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as z:
+            for n, data in members.items():
+                z.writestr(n, data)
+        path.write_bytes(buf.getvalue())
+    r = run("train", "--resume", ckpt, "--steps", "5", *TINY)
+    assert r.exit_code == 0, r.stderr
+    assert modelfile.load(ckpt).training["resume"]["state"]["step"] == 5
