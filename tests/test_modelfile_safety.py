@@ -347,3 +347,20 @@ def test_loading_never_unpickles(monkeypatch, tmp_path, files):
         path.write_bytes(data)
         modelfile.load(path)
     assert os.path.exists(path)
+
+
+def test_a_huge_declared_shape_is_refused_before_allocating(tmp_path, files):
+    """A checkpoint's carried state may have any number of columns: a small file that
+    claims 2**40 of them must be refused, not allocated."""
+    m = members(files["checkpoint"])
+    header = json.loads(m["header.json"])
+    H = header["model"]["hidden"]
+    header["arrays"]["carried/layer1.a"]["shape"] = [H, 2**40 - 1]
+    m["header.json"] = json.dumps(header).encode()
+    fake = bytearray(npy(np.zeros((H, 1), dtype=np.float32)))
+    fake = fake.replace(f"({H}, 1)".encode(), f"({H}, {2**40 - 1})".encode())
+    m["carried/layer1.a.npy"] = bytes(fake)
+    path = tmp_path / "huge.npz"
+    path.write_bytes(rezip(m))
+    with pytest.raises(ModelFileError, match="smaller than its declared shape"):
+        modelfile.load(path)

@@ -24,6 +24,7 @@ the same way.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import struct
@@ -285,9 +286,12 @@ def _read_array(z, name, shape, dtype):
     if info is None:
         raise Invalid(f"array {name!r} is missing; the file is damaged")
     want = np.dtype(dtype)
-    nbytes = want.itemsize * int(np.prod(shape, dtype=np.int64))
+    nbytes = want.itemsize * math.prod(shape)          # Python ints: no overflow
     if info.file_size > nbytes + (1 << 16):
         raise Invalid(f"array {name!r} is larger than its declared shape allows")
+    if info.file_size < nbytes:                         # refused before allocating
+        raise Invalid(f"array {name!r} is smaller than its declared shape; the file is "
+                      "damaged")
     with z.open(info) as f:
         version = np.lib.format.read_magic(f)
         if version == (1, 0):
