@@ -125,8 +125,8 @@ def _as_tuple(types):
 
 def settings_from(cls, d, where):
     """A Settings dataclass from a header dict, with every field's type checked
-    against its default (so a string where a number belongs is refused here, not deep
-    inside training)."""
+    against its annotation (so a string where a number belongs is refused here, not
+    deep inside training)."""
     if not isinstance(d, dict):
         raise Invalid(f"header.{where} is not an object")
     for f in fields(cls):
