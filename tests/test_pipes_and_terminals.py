@@ -200,3 +200,19 @@ def test_debug_traceback_from_a_real_process(model, tmp_path):
     p = subprocess.run([sys.executable, "-c", code, "score", "-m", str(model)], input="anna\n",
                        capture_output=True, text=True, env=ENV, timeout=60)
     assert p.returncode == 1 and "Traceback" in p.stderr and "ZeroDivisionError" in p.stderr
+
+
+@pytest.mark.slow
+def test_scoring_an_endless_stream_keeps_memory_flat(tmp_path):
+    """50 MB of lines through `charlm score` stays far under 500 MB resident
+    (benchmarks/score_memory.py runs the same with 1 GB)."""
+    import importlib.util
+    import pathlib
+
+    spec = importlib.util.spec_from_file_location(
+        "score_memory", pathlib.Path(__file__).parent.parent / "benchmarks" / "score_memory.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    model = bench.tiny_model(tmp_path)
+    seconds, peak_mb, rows = bench.measure(model, 50)
+    assert rows > 1_000_000 and peak_mb < 500
