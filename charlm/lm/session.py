@@ -291,6 +291,8 @@ def resume(path, overrides=None, sources=None, stdin_bytes=None, output=None, co
                              "ids differ); resume needs the same text")
         store_data = False
     known_lines = bundle.extra.pop(NOVEL_ARRAY, None)
+    data_bytes = (prepared.train_ids.nbytes + prepared.val_ids.nbytes) if store_data else 0
+    _check_space(bundle.model, run_info["output"], run_info["checkpoint"], data_bytes)
     optimizer_arrays = {k[len("optimizer/"):]: v for k, v in bundle.extra.items()
                         if k.startswith("optimizer/")}
     names = ("a", "c") if bundle.model.config.cell == "lstm" else ("a",)
