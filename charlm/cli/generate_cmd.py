@@ -37,7 +37,7 @@ from charlm.cli.common import Ticker, load_model, model_option, stderr_is_tty
                    "each is printed once complete.")
 @click.option("--allow-unk", is_flag=True,
               help="Let UNK be drawn (printed as <unk>) instead of drawing again.")
-@click.option("--seed", type=int, default=None,
+@click.option("--seed", type=click.IntRange(0), default=None,
               help="Seed for the draws; the same seed gives the same text "
                    "[default: different every run].")
 @click.option("--format", "fmt", type=click.Choice(["text", "jsonl"]), default="text",

@@ -111,7 +111,7 @@ VOCAB_FIELDS = ("min_count", "max_vocab", "encoding_errors")
                    "[default: at every validation].")
 @click.option("--sample-length", type=click.IntRange(1), default=100, show_default=True,
               help="Tokens per training-time sample.")
-@click.option("--seed", type=int, default=1, show_default=True,
+@click.option("--seed", type=click.IntRange(0), default=1, show_default=True,
               help="Seed for initialisation, the validation split, shuffling and dropout.")
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32",
               show_default=True, help="Floating-point precision.")
