@@ -1,5 +1,6 @@
 """Pieces shared by the subcommands: options, consoles, model loading."""
 
+import math
 import os
 import re
 import sys
@@ -64,6 +65,16 @@ def stdout_is_tty():
         return os.isatty(sys.stdout.fileno())
     except (OSError, ValueError, AttributeError):
         return False
+
+
+class FiniteRange(click.FloatRange):
+    """click.FloatRange that also refuses nan and inf (which compare as in range)."""
+
+    def convert(self, value, param, ctx):
+        value = super().convert(value, param, ctx)
+        if not math.isfinite(value):
+            self.fail(f"{value} is not a finite number", param, ctx)
+        return value
 
 
 class Duration(click.ParamType):

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from charlm.cli.common import Ticker, load_model, model_option, stderr_is_tty
+from charlm.cli.common import FiniteRange, Ticker, load_model, model_option, stderr_is_tty
 
 
 @click.command()
@@ -17,13 +17,13 @@ from charlm.cli.common import Ticker, load_model, model_option, stderr_is_tty
 @click.option("-l", "--length", type=click.IntRange(1), default=None,
               help="Most tokens per sample [default: 200 for --split lines models, "
                    "which usually stop at EOS first; 1000 otherwise].")
-@click.option("-t", "--temperature", type=click.FloatRange(0), default=1.0,
+@click.option("-t", "--temperature", type=FiniteRange(0), default=1.0,
               show_default=True,
               help="Divide the logits by this (> 0): below 1 is safer, above 1 wilder. "
                    "For the most likely token every time, use --greedy.")
 @click.option("--top-k", type=click.IntRange(1), default=None,
               help="Draw only from the K most likely tokens (after the temperature).")
-@click.option("--top-p", type=click.FloatRange(0, 1, min_open=True), default=None,
+@click.option("--top-p", type=FiniteRange(0, 1, min_open=True), default=None,
               help="Draw only from the smallest set of most likely tokens whose "
                    "probability reaches P (nucleus sampling, after top-k).")
 @click.option("--greedy", is_flag=True,

@@ -8,7 +8,7 @@ import sys
 import click
 from click.core import ParameterSource
 
-from charlm.cli.common import (Duration, ReadingProgress, err_console, live_display,
+from charlm.cli.common import (Duration, FiniteRange, ReadingProgress, err_console, live_display,
                                progress_option, read_stdin_corpus, text_options)
 from charlm.cli.train_display import TrainDisplay
 from charlm.store.modelfile import DEFAULT_MODEL, MODEL_ENV
@@ -58,13 +58,13 @@ VOCAB_FIELDS = ("min_count", "max_vocab", "encoding_errors")
 @click.option("--embed", type=click.IntRange(0), default=None,
               help="Embedding width E; 0 feeds one-hot vectors straight into W_ax "
                    "[default: 0 for char, 128 for word].")
-@click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=0.0,
+@click.option("--dropout", type=FiniteRange(0, 1, max_open=True), default=0.0,
               show_default=True, help="Dropout between layers and before the softmax.")
 @click.option("--seq-len", type=click.IntRange(1), default=64, show_default=True,
               help="Steps of truncated backpropagation through time (T).")
 @click.option("--batch-size", type=click.IntRange(1), default=32, show_default=True,
               help="Sequences trained in parallel (N).")
-@click.option("--lr", type=click.FloatRange(0, min_open=True), default=2e-3,
+@click.option("--lr", type=FiniteRange(0, min_open=True), default=2e-3,
               show_default=True, help="Learning rate.")
 @click.option("--lr-schedule", type=click.Choice(SCHEDULES), default="constant",
               show_default=True,
@@ -72,19 +72,19 @@ VOCAB_FIELDS = ("min_count", "max_vocab", "encoding_errors")
                    "cosine: down to --min-lr when training ends.")
 @click.option("--warmup", type=click.IntRange(0), default=0, show_default=True,
               help="Steps of linear learning-rate warm-up.")
-@click.option("--lr-decay", type=click.FloatRange(0, 1, min_open=True), default=0.5,
+@click.option("--lr-decay", type=FiniteRange(0, 1, min_open=True), default=0.5,
               show_default=True, help="Factor of the step schedule.")
-@click.option("--lr-decay-every", type=click.FloatRange(0, min_open=True), default=5.0,
+@click.option("--lr-decay-every", type=FiniteRange(0, min_open=True), default=5.0,
               show_default=True, help="Epochs between steps of the step schedule.")
-@click.option("--min-lr", type=click.FloatRange(0), default=None,
+@click.option("--min-lr", type=FiniteRange(0), default=None,
               help="Final rate of the cosine schedule [default: --lr / 10].")
-@click.option("--clip", type=click.FloatRange(0), default=5.0, show_default=True,
+@click.option("--clip", type=FiniteRange(0), default=5.0, show_default=True,
               help="Clip the gradient's global norm to this; 0 turns clipping off.")
 @click.option("--optimizer", type=click.Choice(["adam", "sgd"]), default="adam",
               show_default=True, help="Update rule.")
 @click.option("--steps", type=click.IntRange(1), default=None,
               help="Stop after this many updates in total.")
-@click.option("--epochs", type=click.FloatRange(0, min_open=True), default=None,
+@click.option("--epochs", type=FiniteRange(0, min_open=True), default=None,
               help="Stop after this many passes over the training text "
                    "[default: 50 when no stop condition is given].")
 @click.option("--time", "time_limit", type=Duration(), default=None,
@@ -93,7 +93,7 @@ VOCAB_FIELDS = ("min_count", "max_vocab", "encoding_errors")
               help="Stop after this many validations in a row without improvement.")
 @click.option("--eval-every", type=click.IntRange(1), default=None,
               help="Steps between validations [default: once an epoch].")
-@click.option("--val-fraction", type=click.FloatRange(0, 1, max_open=True), default=0.1,
+@click.option("--val-fraction", type=FiniteRange(0, 1, max_open=True), default=0.1,
               show_default=True,
               help="Share held out for validation: random lines (--split lines) "
                    "or the end of the text (--split none).")

@@ -93,11 +93,14 @@ def check_model_size(config, dtype, train_cfg, train_tokens):
     """Refuse a model whose training could not fit in memory: the parameters, their
     gradients and Adam's two moments, and one window's activations (gates, states,
     logits and probabilities at every position) for training and for validation."""
-    P = config.num_params()
+    # The parameter count in closed form: a loop over an absurd --layers would hang.
+    G, H, V, E, L = (config.cell_spec.width(1), config.hidden, config.vocab_size,
+                     config.embed, config.layers)
+    D = E or V
+    P = E * V + G * H * (H + D + 1) + (L - 1) * G * H * (2 * H + 1) + V * (H + 1)
     item = np.dtype(dtype).itemsize
     N = max(1, min(train_cfg.batch_size, train_tokens))
     T = max(1, min(train_cfg.seq_len, -(-train_tokens // N)))
-    G = config.cell_spec.width(1)
     per_position = config.layers * (G + 4) * config.hidden + 3 * config.vocab_size + config.embed
     windows = (N + _VAL_ROWS) * T * per_position
     check_memory(item * (4 * P + windows))
