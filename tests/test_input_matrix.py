@@ -303,3 +303,36 @@ def test_other_files_train_reads(tmp_path, content, options, code, message):
         f.write_bytes(content)
     r = invoke(COMMANDS["train"](corpus, out, None) + [o.format(f=f) for o in options])
     check(r, code, message, out)
+
+
+@pytest.mark.parametrize("damage", ["meta-not-json", "meta-list", "no-types", "bad-ids",
+                                    "ids-out-of-range"])
+def test_a_damaged_token_cache_entry_is_a_miss(tmp_path, monkeypatch, damage):
+    import numpy as np
+
+    from charlm.lm import session
+    from charlm.text import cache
+    from charlm.text.tokens import TextConfig
+
+    monkeypatch.setenv("CHARLM_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(cache, "MIN_BYTES", 0)
+    f = tmp_path / "c.txt"
+    f.write_text("abc\nbcd\n" * 50)
+    _, fresh = session.read_corpus([str(f)], TextConfig())
+    meta = next((tmp_path / "cache").glob("*.json"))
+    ids = next((tmp_path / "cache").glob("*.ids.npy"))
+    if damage == "meta-not-json":
+        meta.write_text("{not json")
+    elif damage == "meta-list":
+        meta.write_text("[1, 2]")
+    elif damage == "no-types":
+        d = json.loads(meta.read_text())
+        del d["types"]
+        meta.write_text(json.dumps(d))
+    elif damage == "bad-ids":
+        ids.write_bytes(b"garbage")
+    else:
+        np.save(ids, np.full(len(fresh.ids), 60000, dtype=np.uint16))
+    _, again = session.read_corpus([str(f)], TextConfig())
+    assert not isinstance(again.ids, np.memmap)            # read again, not from the cache
+    assert np.array_equal(again.ids, fresh.ids) and again.types == fresh.types
