@@ -364,3 +364,17 @@ def test_a_huge_declared_shape_is_refused_before_allocating(tmp_path, files):
     path.write_bytes(rezip(m))
     with pytest.raises(ModelFileError, match="smaller than its declared shape"):
         modelfile.load(path)
+
+
+@pytest.mark.parametrize("edit,message", [
+    (lambda r: r["config"].update(lr="fast"), r"training\.resume\.config\.lr has the wrong"),
+    (lambda r: r["state"].update(step=None), r"training\.resume\.state\.step has the wrong"),
+    (lambda r: r["run"].pop("output"), "lacks its resume information"),
+])
+def test_resume_checks_the_saved_settings(tmp_path, files, edit, message):
+    path = tmp_path / "c.npz"
+    path.write_bytes(with_header(files["checkpoint"],
+                                 lambda h: edit(h["training"]["resume"])))
+    with pytest.raises(ModelFileError, match=message) as e:
+        session.resume(str(path))
+    assert str(e.value).startswith(str(path))

@@ -253,8 +253,12 @@ def resume(path, overrides=None, sources=None, stdin_bytes=None, output=None, co
     fixed = dict(bundle.model.config.to_dict(), **bundle.text.to_dict(),
                  min_count=run_info.get("min_count"), max_vocab=run_info.get("max_vocab"),
                  encoding_errors=run_info.get("encoding_errors"))
-    cfg_dict = validate.settings_from(TrainConfig, cfg_dict, "training.resume.config").to_dict()
-    state = validate.settings_from(TrainState, state_dict, "training.resume.state")
+    try:
+        cfg_dict = validate.settings_from(TrainConfig, cfg_dict,
+                                          "training.resume.config").to_dict()
+        state = validate.settings_from(TrainState, state_dict, "training.resume.state")
+    except ModelFileError as e:
+        raise ModelFileError(f"{path}: {e}") from None
     cfg_dict, changes = apply_overrides(cfg_dict, fixed, overrides)
     train_cfg = TrainConfig.from_dict(cfg_dict)
     if run_info.get("run_id") is None:
