@@ -227,6 +227,18 @@ def test_sigkill_at_a_random_moment(tmp_path, corpus, seed):
     _check_loads_and_resumes(tmp_path, corpus)
 
 
+@pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_sigint_and_sigterm_at_a_random_moment(tmp_path, corpus, sig, code):
+    p = _start_training(tmp_path, corpus)
+    time.sleep(random.Random(sig).uniform(0.05, 0.4))
+    p.send_signal(sig)
+    p.wait(timeout=60)
+    err = (tmp_path / "train.log").read_text()
+    assert p.returncode == code, err
+    assert "resume with: charlm train --resume" in err and "Traceback" not in err
+    _check_loads_and_resumes(tmp_path, corpus)
+
+
 def test_second_ctrl_c_during_a_save_stops_at_once_and_keeps_the_files(tmp_path, corpus):
     p = _start_training(tmp_path, corpus)
     p.send_signal(signal.SIGINT)
