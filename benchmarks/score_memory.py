@@ -7,6 +7,9 @@ Scoring reads its input lazily and keeps only running totals, so peak memory mus
 grow with the input: target under 500 MB for 1 GB of input. Without --model a tiny
 character model (1 layer of 8 units) is trained first, so the run measures charlm's
 bookkeeping rather than the model's speed; the output rows are read and thrown away.
+
+Measured on this project's shared 2-core machine (CHARLM_THREADS=1, nice): 1,000 MB,
+23.8 million rows in 3,090 s, peak resident memory 57 MB.
 """
 
 import argparse
