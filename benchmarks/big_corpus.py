@@ -6,7 +6,8 @@ Without --corpus, War and Peace from ../shared/corpora/text/ is repeated to --mb
 megabytes in a temporary folder (nothing is written into the repository). Targets on
 this project's 2-core machine: char-level tokenizing >= 20 MB/s, word-level >= 5 MB/s;
 `charlm train` starts its first step within 30 s and stays under 1.5 GB of resident
-memory; a second run on the same file starts from the token cache.
+memory; a second run on the same file starts from the token cache; `charlm tokenize`
+stays under 1 GB (it counts tokens as it reads, keeping no ids).
 """
 
 import argparse
@@ -66,6 +67,19 @@ def first_step(path, cache_dir, extra=()):
     return step_at, int(rss.group(1)) / 1024 if rss else float("nan")
 
 
+def tokenize_memory(path, extra=()):
+    """Peak resident memory (MB) and seconds of `charlm tokenize` on ``path``."""
+    cmd = ["/usr/bin/time", "-v", sys.executable, "-m", "charlm", "tokenize", str(path),
+           "--progress", "off", *extra]
+    t0 = time.perf_counter()
+    p = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    dt = time.perf_counter() - t0
+    if p.returncode != 0:
+        raise SystemExit(p.stderr)
+    rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", p.stderr)
+    return int(rss.group(1)) / 1024 if rss else float("nan"), dt
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--mb", type=int, default=200)
@@ -83,6 +97,10 @@ def main():
         rate, n, dt = tokenize_rate(path, level, split)
         print(f"tokenize {level:4s} --split {split:5s}: {rate:6.1f} MB/s "
               f"({n:,} tokens in {dt:.1f} s)")
+    for extra in ((), ("--level", "word")):
+        rss, dt = tokenize_memory(path, extra)
+        print(f"charlm tokenize {' '.join(extra) or '--level char'}: {dt:.1f} s, "
+              f"peak resident memory {rss:,.0f} MB")
     cache = work / "cache"
     for attempt in ("cold", "warm"):
         t, rss = first_step(path, cache)

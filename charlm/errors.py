@@ -23,3 +23,8 @@ class ModelFileError(CharlmError):
 
 class InputError(CharlmError):
     """Input text (stdin or a file) cannot be decoded or used."""
+
+
+class OutputError(CharlmError):
+    """A file cannot be written (unwritable folder, full disk); the old file, if any,
+    is left as it was."""

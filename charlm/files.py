@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
+
+from charlm.errors import OutputError
 
 
 @contextlib.contextmanager
@@ -17,7 +20,11 @@ def atomic_write(path, mode="wb", encoding=None):
     data and directory entry are flushed to disk before and after the rename.
     """
     directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".charlm-", suffix=".tmp", dir=directory)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=".tmp", dir=directory)
+    except OSError as e:
+        raise OutputError(f"{path}: cannot write in {directory}: {e.strerror}; "
+                          "choose another place") from None
     try:
         os.chmod(tmp, _file_mode(path))
         with os.fdopen(fd, mode, encoding=encoding) as f:
@@ -25,13 +32,57 @@ def atomic_write(path, mode="wb", encoding=None):
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(e, OSError) and not isinstance(e, BrokenPipeError):
+            kept = ("the previous file is intact" if os.path.exists(path)
+                    else "nothing was written")
+            raise OutputError(f"{path}: cannot write: {e.strerror or e} ({kept}); free some "
+                              "space or choose another place") from None
         raise
     _fsync_dir(directory)
+
+
+TMP_PREFIX = ".charlm-"
+
+
+def check_writable(path):
+    """Refuse, before any work is done, a file that cannot be written: its folder is
+    missing or unwritable (tried by creating a file there, which also catches
+    read-only file systems and holds for root)."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise OutputError(f"{path}: is a directory; give a file name")
+    if not os.path.isdir(directory):
+        raise OutputError(f"{path}: folder {directory} does not exist")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=".tmp", dir=directory)
+    except OSError as e:
+        raise OutputError(f"{path}: cannot write in {directory}: {e.strerror}; "
+                          "choose another place") from None
+    os.close(fd)
+    os.unlink(tmp)
+
+
+def check_space(paths_bytes):
+    """Refuse when the disk plainly lacks room: ``paths_bytes`` is [(path, bytes the
+    file will take)]; each file needs its size free once more while it is replaced."""
+    need = {}
+    for path, nbytes in paths_bytes:
+        directory = os.path.dirname(os.path.abspath(path))
+        need[directory] = need.get(directory, 0) + int(nbytes)
+    for directory, nbytes in need.items():
+        try:
+            free = shutil.disk_usage(directory).free
+        except OSError:
+            continue
+        if free < nbytes:
+            raise OutputError(f"{directory}: {free / 1e6:,.1f} MB free, but the model file "
+                              f"and checkpoint need about {nbytes / 1e6:,.1f} MB; free some "
+                              "space or choose another place")
 
 
 def _file_mode(path):

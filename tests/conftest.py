@@ -4,6 +4,10 @@ import pathlib
 import numpy as np
 import pytest
 
+# Unexpected exceptions keep their traceback in tests (and in the charlm processes
+# that tests start), so a friendly one-line message can never hide a bug.
+os.environ["CHARLM_DEBUG"] = "1"
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SHARED = pathlib.Path(os.environ.get("CHARLM_SHARED_CORPORA", ROOT.parent / "shared" / "corpora"))
 

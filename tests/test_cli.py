@@ -178,7 +178,7 @@ def test_every_option_of_every_command_is_in_the_man_page():
             for opt in param.opts + param.secondary_opts:
                 if opt.startswith("-") and not re.search(re.escape(opt) + r"\b", man):
                     missing.append(f"{name or 'charlm'} {opt}")
-    assert missing == []
+    assert not missing, sorted(missing)
 
 
 def test_every_option_has_help_text():

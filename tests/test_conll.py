@@ -162,7 +162,7 @@ def test_malformed_column_files(tmp_path, text, message):
 
 def test_binary_junk_names_file_and_line(tmp_path):
     path = write(tmp_path, b"a O\nb O\n\x00\x01\x02 O\n", mode="wb")
-    with pytest.raises(CorpusError, match=r"f\.txt:3: binary data"):
+    with pytest.raises(CorpusError, match=r"f\.txt: a NUL byte at line 3, byte offset 8"):
         list(read_tagged(path, fmt="conll"))
     path = write(tmp_path, b"a O\n\xff\xfe O\n", mode="wb")
     with pytest.raises(CorpusError, match=r"f\.txt: invalid UTF-8 at line 2"):
@@ -333,5 +333,5 @@ def test_conllu_on_stdin_is_read_one_sentence_ahead(monkeypatch):
 def test_raw_text_refuses_nul_but_not_a_stray_control():
     (s,) = read_raw(io.BytesIO(b"a\x1bb c\n"))
     assert s.tokens[-1] == "c"
-    with pytest.raises(CorpusError, match=r"<stream>:2: binary data"):
+    with pytest.raises(CorpusError, match=r"<stream>: a NUL byte at line 2, byte offset 3"):
         list(read_raw(io.BytesIO(b"ok\n\x00\x00\n")))

@@ -172,7 +172,7 @@ def test_usage_errors_exit_2(pos_tagger, tmp_path):
     r = run("train-tagger")
     assert r.exit_code == 2
     r = run("tag", "-m", tmp_path / "missing.npz", input="a\n")
-    assert r.exit_code == 1 and "no such model file" in r.stderr
+    assert r.exit_code == 1 and "no such tagger file" in r.stderr
 
 
 def test_resume_a_tagger_run(tmp_path):

@@ -49,7 +49,7 @@ def test_progress_on_draws_and_quiet_is_silent(tmp_path, corpus):
     r = run("train", corpus, "-o", tmp_path / "m.npz", "--steps", "3", "--hidden", "4",
             "--progress", "on")
     assert r.exit_code == 0 and ANSI.search(r.stderr)
-    q = run("train", corpus, "-o", tmp_path / "m.npz", "--steps", "3", "--hidden", "4", "-q")
+    q = run("train", corpus, "-o", tmp_path / "q.npz", "--steps", "3", "--hidden", "4", "-q")
     assert q.exit_code == 0 and q.stderr == "" and q.stdout == ""
 
 
@@ -62,10 +62,10 @@ def test_no_color_is_respected(tmp_path, corpus):
 
 
 def test_schedules_and_patience_options(tmp_path, corpus):
-    for extra in (["--lr-schedule", "cosine", "--warmup", "3"],
-                  ["--lr-schedule", "step", "--lr-decay-every", "0.5"],
-                  ["--patience", "1", "--eval-every", "2"]):
-        r = run("train", corpus, "-o", tmp_path / "m.npz", "--steps", "8", "--hidden", "4",
+    for i, extra in enumerate((["--lr-schedule", "cosine", "--warmup", "3"],
+                               ["--lr-schedule", "step", "--lr-decay-every", "0.5"],
+                               ["--patience", "1", "--eval-every", "2"])):
+        r = run("train", corpus, "-o", tmp_path / f"m{i}.npz", "--steps", "8", "--hidden", "4",
                 "--progress", "off", "--json", *extra)
         assert r.exit_code == 0, r.stderr
         assert json.loads(r.stdout)["steps"] <= 8

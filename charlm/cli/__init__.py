@@ -64,6 +64,10 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     invoked_args = argv
     set_thread_env(argv)
-    from charlm.cli.app import cli
+    try:
+        from charlm.cli.app import cli
 
-    cli.main(args=argv, prog_name="charlm")
+        cli.main(args=argv, prog_name="charlm")
+    except KeyboardInterrupt:          # Ctrl-C before a command started (while importing)
+        sys.stderr.write("charlm: interrupted\n")
+        sys.exit(130)

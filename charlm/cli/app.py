@@ -10,13 +10,25 @@ from charlm.cli.manual import CharlmCommand, plain_metavars
 from charlm.errors import CharlmError, UsageError
 
 
+DEBUG_ENV = "CHARLM_DEBUG"
+
+
+def debugging():
+    """CHARLM_DEBUG=1: let unexpected exceptions through with their traceback, so a
+    friendly message never hides a bug (the test suite sets it)."""
+    return os.environ.get(DEBUG_ENV, "") not in ("", "0")
+
+
 class CharlmGroup(click.Group):
     """Gives every subcommand the grouped help with examples of
     :class:`~charlm.cli.manual.CharlmCommand`.
 
     Turns engine errors into one-line messages with the right exit status:
     1 for runtime errors, 2 for usage errors, 130 on Ctrl-C; and ends quietly with
-    status 0 when the reader of stdout goes away (``charlm generate | head``)."""
+    status 0 when the reader of stdout goes away (``charlm generate | head``).
+
+    Anything else is a bug or the machine running out of something: one line too,
+    unless CHARLM_DEBUG is set, which re-raises it with its traceback."""
 
     def add_command(self, cmd, name=None):
         if type(cmd) is click.Command:
@@ -29,6 +41,8 @@ class CharlmGroup(click.Group):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
         except UsageError as e:
             raise click.UsageError(str(e)) from None
         except CharlmError as e:
@@ -39,6 +53,24 @@ class CharlmGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("charlm: interrupted", err=True)
             ctx.exit(130)
+        except MemoryError:
+            if debugging():
+                raise
+            raise click.ClickException(
+                "out of memory; try a smaller model or batch (--hidden, --layers, "
+                "--batch-size, --seq-len, -n)") from None
+        except OSError as e:
+            if debugging():
+                raise
+            where = f"{e.filename}: " if e.filename else ""
+            raise click.ClickException(f"{where}{e.strerror or e}") from None
+        except Exception as e:
+            if debugging():
+                raise
+            raise click.ClickException(
+                f"internal error ({type(e).__name__}: {e}); this is a bug in charlm: "
+                f"please report it with the output of the same command run with "
+                f"{DEBUG_ENV}=1") from None
 
 
 def quiet_stdout():

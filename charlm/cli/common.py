@@ -1,8 +1,10 @@
 """Pieces shared by the subcommands: options, consoles, model loading."""
 
+import math
 import os
 import re
 import sys
+import time
 
 import click
 
@@ -23,6 +25,9 @@ def model_option(f):
 
 
 def load_model(path):
+    """A language model; a tagger is refused in one line (its kind registered first,
+    so the message can say what it is)."""
+    import charlm.store.tagfile  # noqa: F401
     from charlm.store.modelfile import load
 
     return load(path or default_model_path())
@@ -48,11 +53,40 @@ def err_console(progress="auto"):
                    force_terminal=True if progress == "on" else None)
 
 
+def read_stdin_corpus(corpus):
+    """The bytes of standard input when ``-`` is among the corpus arguments. A
+    terminal on stdin would mean a silent wait for typed text: refused with a hint."""
+    if "-" not in corpus:
+        return None
+    if sys.stdin.isatty():
+        raise click.UsageError("- reads the corpus from standard input, which is a "
+                               "terminal: pipe text in (cat corpus.txt | charlm ...) "
+                               "or name the files")
+    return sys.stdin.buffer.read()
+
+
+def stderr_is_tty():
+    try:
+        return os.isatty(sys.stderr.fileno())
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def stdout_is_tty():
     try:
         return os.isatty(sys.stdout.fileno())
     except (OSError, ValueError, AttributeError):
         return False
+
+
+class FiniteRange(click.FloatRange):
+    """click.FloatRange that also refuses nan and inf (which compare as in range)."""
+
+    def convert(self, value, param, ctx):
+        value = super().convert(value, param, ctx)
+        if not math.isfinite(value):
+            self.fail(f"{value} is not a finite number", param, ctx)
+        return value
 
 
 class Duration(click.ParamType):
@@ -140,3 +174,58 @@ def live_display(console, progress, quiet=False):
     if quiet or progress == "off":
         return False
     return progress == "on" or console.is_terminal
+
+
+class Ticker:
+    """A one-line status on stderr for work that may take long (``charlm score`` of a
+    huge line): how much is done and how fast. It appears only when ``live`` and after
+    ``delay`` seconds, is redrawn at most a few times a second, and :meth:`clear` wipes
+    it before data goes to the same terminal. The instance is the engine's
+    ``progress(done)`` callback."""
+
+    REDRAW = 0.25
+
+    def __init__(self, live, label, unit, delay=1.0, stream=None):
+        self.live, self.label, self.unit, self.delay = live, label, unit, delay
+        self.stream = stream or sys.stderr
+        self.start = time.monotonic()
+        self.drawn_at = None
+        self.done = 0
+        self.shown = False
+
+    def __call__(self, done):
+        self.done += done
+        if not self.live:
+            return
+        now = time.monotonic()
+        if now - self.start < self.delay:
+            return
+        if self.drawn_at is not None and now - self.drawn_at < self.REDRAW:
+            return
+        self.drawn_at = now
+        rate = self.done / max(now - self.start, 1e-9)
+        text = (f"{self.label}: {self.done:,} {self.unit} in {now - self.start:,.0f} s "
+                f"({rate:,.0f} {self.unit}/s)")
+        try:
+            self.stream.write("\r\x1b[K" + text)
+            self.stream.flush()
+            self.shown = True
+        except (OSError, ValueError):
+            self.live = False
+
+    def clear(self):
+        if self.shown:
+            try:
+                self.stream.write("\r\x1b[K")
+                self.stream.flush()
+            except (OSError, ValueError):
+                pass
+            self.shown = False
+            self.drawn_at = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.clear()
+        return False

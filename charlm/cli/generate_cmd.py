@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from charlm.cli.common import load_model, model_option
+from charlm.cli.common import FiniteRange, Ticker, load_model, model_option, stderr_is_tty
 
 
 @click.command()
@@ -17,12 +17,13 @@ from charlm.cli.common import load_model, model_option
 @click.option("-l", "--length", type=click.IntRange(1), default=None,
               help="Most tokens per sample [default: 200 for --split lines models, "
                    "which usually stop at EOS first; 1000 otherwise].")
-@click.option("-t", "--temperature", type=click.FloatRange(0, min_open=True), default=1.0,
+@click.option("-t", "--temperature", type=FiniteRange(0), default=1.0,
               show_default=True,
-              help="Divide the logits by this: below 1 is safer, above 1 wilder.")
+              help="Divide the logits by this (> 0): below 1 is safer, above 1 wilder. "
+                   "For the most likely token every time, use --greedy.")
 @click.option("--top-k", type=click.IntRange(1), default=None,
               help="Draw only from the K most likely tokens (after the temperature).")
-@click.option("--top-p", type=click.FloatRange(0, 1, min_open=True), default=None,
+@click.option("--top-p", type=FiniteRange(0, 1, min_open=True), default=None,
               help="Draw only from the smallest set of most likely tokens whose "
                    "probability reaches P (nucleus sampling, after top-k).")
 @click.option("--greedy", is_flag=True,
@@ -36,7 +37,7 @@ from charlm.cli.common import load_model, model_option
                    "each is printed once complete.")
 @click.option("--allow-unk", is_flag=True,
               help="Let UNK be drawn (printed as <unk>) instead of drawing again.")
-@click.option("--seed", type=int, default=None,
+@click.option("--seed", type=click.IntRange(0), default=None,
               help="Seed for the draws; the same seed gives the same text "
                    "[default: different every run].")
 @click.option("--format", "fmt", type=click.Choice(["text", "jsonl"]), default="text",
@@ -62,7 +63,11 @@ def generate(model_path, num_samples, length, temperature, top_k, top_p, greedy,
 
     if logprobs and fmt != "jsonl":
         raise UsageError("--logprobs lists tokens in the JSON output: add --format jsonl")
+    if temperature == 0:
+        raise UsageError("--temperature must be above 0; --greedy always takes the most "
+                         "likely token, which is what a temperature of 0 would mean")
     bundle = load_model(model_path)
+    _check_batch_memory(bundle.model.config, num_samples)
     text_cfg, vocab = bundle.text, bundle.vocab
     lines = text_cfg.split == "lines"
     if length is None:
@@ -90,6 +95,16 @@ def generate(model_path, num_samples, length, temperature, top_k, top_p, greedy,
                   rng=rng, logprobs=want_lp)
     out = sys.stdout
 
+    # Samples printed only once complete (jsonl, --novel) can keep a terminal waiting:
+    # a status line on stderr says how many tokens have been drawn.
+    ticker = Ticker(stderr_is_tty(), "sampling", "tokens")
+
+    def counted(pieces):
+        for piece in pieces:
+            if not piece.end:
+                ticker(1)
+            yield piece
+
     if novel:
         if not lines:
             raise UsageError("--novel compares samples with the training lines; this model "
@@ -100,8 +115,8 @@ def generate(model_path, num_samples, length, temperature, top_k, top_p, greedy,
                               "(too many lines, or an older file): --novel is not possible")
         samples = novel_samples(bundle.model, vocab, text_cfg, num_samples, known, **kwargs)
     elif fmt == "jsonl":
-        samples = _in_index_order(collect(sample(bundle.model, vocab, text_cfg,
-                                                 num_samples=num_samples, **kwargs),
+        samples = _in_index_order(collect(counted(sample(bundle.model, vocab, text_cfg,
+                                                         num_samples=num_samples, **kwargs)),
                                           num_samples))
     else:
         samples = None
@@ -109,6 +124,9 @@ def generate(model_path, num_samples, length, temperature, top_k, top_p, greedy,
     if samples is not None:
         prime_lp = prime_logprobs(bundle.model, prime_ids) if want_lp else []
         for s in samples:
+            ticker.clear()
+            if novel:
+                ticker(len(s.tokens))
             detok = primed_detokenizer()
             body = "".join(detok.feed(t) for t in s.tokens)
             if fmt == "jsonl":
@@ -117,6 +135,7 @@ def generate(model_path, num_samples, length, temperature, top_k, top_p, greedy,
             else:
                 out.write(prime + body + "\n")
             out.flush()
+        ticker.clear()
         return
 
     # Plain text, streamed token by token.
@@ -142,6 +161,15 @@ def generate(model_path, num_samples, length, temperature, top_k, top_p, greedy,
         if text:
             last_char = text[-1]
         out.flush()
+
+
+def _check_batch_memory(config, n):
+    """-n samples are drawn as one batch: refuse a batch that cannot fit in memory."""
+    from charlm.training.run import check_memory
+
+    per_sample = (config.layers * (config.cell_spec.width(1) + 4) * config.hidden
+                  + 4 * config.vocab_size + config.embed)
+    check_memory(8 * n * per_sample, what=f"drawing {n:,} samples at once")
 
 
 def _in_index_order(samples):

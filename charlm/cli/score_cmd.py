@@ -5,7 +5,8 @@ import sys
 
 import click
 
-from charlm.cli.common import err_console, load_model, model_option, stdout_is_tty
+from charlm.cli.common import (Ticker, err_console, load_model, model_option, stderr_is_tty,
+                               stdout_is_tty)
 
 # The output formats, one writer each in score_render.WRITERS (a test keeps them equal).
 FORMATS = ("json", "jsonl", "kenlm", "text", "tsv")
@@ -34,8 +35,12 @@ FORMATS = ("json", "jsonl", "kenlm", "text", "tsv")
 @click.option("--encoding-errors", type=click.Choice(["strict", "replace"]),
               default="strict", show_default=True,
               help="Invalid UTF-8: stop with an error naming the line, or replace it.")
+@click.option("--progress", type=click.Choice(["auto", "on", "off"]), default="auto",
+              show_default=True,
+              help="A status line on stderr (tokens scored, speed) while scoring takes "
+                   "long; auto shows it only when stderr is a terminal, after a second.")
 def score(model_path, files, fmt, split, no_eos, per_token, summary_only, heatmap, unbuffered,
-          batch_size, encoding_errors):
+          batch_size, encoding_errors, progress):
     """Score each line of FILES (or stdin) under a model.
 
     A model trained with --split lines scores every line from its initial state with
@@ -51,9 +56,10 @@ def score(model_path, files, fmt, split, no_eos, per_token, summary_only, heatma
 
     bundle = load_model(model_path)
     if not files:
-        if sys.stdin.isatty():
-            raise click.UsageError("give FILES to score, or pipe text into stdin")
         files = (sys.stdin.buffer,)
+    if any(_is_stdin(f) for f in files) and sys.stdin.isatty():
+        raise click.UsageError("give FILES to score, or pipe text into stdin "
+                               "(cat lines.txt | charlm score)")
     tty = stdout_is_tty()
     if heatmap and fmt not in (None, "text"):
         raise click.UsageError("--heatmap draws text; it cannot be combined with "
@@ -68,34 +74,57 @@ def score(model_path, files, fmt, split, no_eos, per_token, summary_only, heatma
     else:
         writer = WRITERS[fmt](out, err, per_token, bundle.vocab, bundle.text,
                               summary_only=summary_only)
+    live = progress == "on" or (progress == "auto" and stderr_is_tty())
+    ticker = Ticker(live, "scoring", "tokens", delay=0.0 if progress == "on" else 1.0)
     scorer = Scorer(bundle.model, bundle.vocab, bundle.text, split=split, eos=not no_eos,
-                    batch_lines=batch_size, unbuffered=unbuffered)
+                    batch_lines=batch_size, unbuffered=unbuffered, progress=ticker)
     summary = Summary()
-    writer.start()
-    for s in scorer.score(_read_lines(files, encoding_errors)):
-        summary.add(s)
-        writer.row(s)
-        if unbuffered:
-            out.flush()
-    out.flush()
+    with ticker:
+        writer.start()
+        for s in scorer.score(_read_lines(files, encoding_errors)):
+            summary.add(s)
+            if tty:
+                ticker.clear()          # the status line never mixes with the rows
+            writer.row(s)
+            if unbuffered:
+                out.flush()
+        out.flush()
     writer.summary(summary.to_dict())
     out.flush()
 
 
+def _is_stdin(f):
+    return f is sys.stdin.buffer or getattr(f, "name", None) in ("<stdin>", "-")
+
+
 def _read_lines(files, encoding_errors):
-    """Decoded lines without their line ends, read lazily; CRLF is accepted."""
+    """Decoded lines without their line ends, read lazily. LF, CRLF and a lone CR all
+    end a line (as in training); a BOM at the start is dropped."""
     from charlm.errors import InputError
 
     for f in files:
         name = getattr(f, "name", "<stdin>")
         if not isinstance(name, str) or name in ("<stdin>", "-"):
             name = "<stdin>"
-        for n, raw in enumerate(iter(f.readline, b""), 1):
+        offset = 0
+        n = 0
+        for raw in iter(f.readline, b""):
+            n += 1
             try:
-                line = raw.decode("utf-8", errors=encoding_errors)
+                text = raw.decode("utf-8", errors=encoding_errors)
             except UnicodeDecodeError as e:
-                raise InputError(f"{name}: line {n}: invalid UTF-8 at byte {e.start}; "
-                                 "pass --encoding-errors replace to score it anyway") from None
-            if n == 1 and line.startswith("\ufeff"):
-                line = line[1:]
-            yield line.rstrip("\n").rstrip("\r")
+                at = n + raw.count(b"\r", 0, e.start) - raw.count(b"\r\n", 0, e.start)
+                raise InputError(f"{name}: invalid UTF-8 at line {at}, byte offset "
+                                 f"{offset + e.start}; convert it to UTF-8 or pass "
+                                 "--encoding-errors replace to score it anyway") from None
+            offset += len(raw)
+            if offset == len(raw) and text.startswith("\ufeff"):
+                text = text[1:]
+            text = text[:-1] if text.endswith("\n") else text
+            text = text[:-1] if text.endswith("\r") else text
+            if "\r" in text:                      # lone CRs: old Mac line ends
+                parts = text.split("\r")
+                n += len(parts) - 1
+                yield from parts
+            else:
+                yield text

@@ -6,7 +6,7 @@ import sys
 import click
 
 from charlm.cli.common import ReadingProgress, err_console, live_display, progress_option, \
-    text_options
+    read_stdin_corpus, text_options
 from charlm.cli.completion import complete_corpus
 
 
@@ -48,7 +48,7 @@ def tokenize(corpus, level, split, lowercase, normalize, graphemes, min_count, m
                      graphemes=graphemes)
     if min_count is None:
         min_count = default_min_count(level)
-    stdin_bytes = sys.stdin.buffer.read() if "-" in corpus else None
+    stdin_bytes = read_stdin_corpus(corpus)
     sources = resolve_sources(list(corpus), stdin_bytes)
     console = err_console(progress)
     with ReadingProgress(console, live_display(console, progress)) as bar:

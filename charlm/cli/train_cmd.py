@@ -8,8 +8,8 @@ import sys
 import click
 from click.core import ParameterSource
 
-from charlm.cli.common import (Duration, ReadingProgress, err_console, live_display,
-                               progress_option, text_options)
+from charlm.cli.common import (Duration, FiniteRange, ReadingProgress, err_console,
+                               live_display, progress_option, read_stdin_corpus, text_options)
 from charlm.cli.completion import complete_corpus, complete_model
 from charlm.store import DEFAULT_MODEL, MODEL_ENV
 from charlm.training.schedule import SCHEDULES
@@ -36,6 +36,10 @@ VOCAB_FIELDS = ("min_count", "max_vocab", "encoding_errors")
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
               help=f"Model file to write (default: ${MODEL_ENV}, then ./{DEFAULT_MODEL}). "
                    "It always holds the best model by validation loss.")
+@click.option("--force", is_flag=True,
+              help="Replace the model file or checkpoint even if another run wrote it "
+                   "(by default train refuses, so that a typo in -o never destroys a "
+                   "trained model).")
 @click.option("--resume", "resume_path", type=click.Path(dir_okay=False),
               shell_complete=complete_model,
               help="Continue the run saved in this checkpoint, exactly where it stopped.")
@@ -55,13 +59,13 @@ VOCAB_FIELDS = ("min_count", "max_vocab", "encoding_errors")
 @click.option("--embed", type=click.IntRange(0), default=None,
               help="Embedding width E; 0 feeds one-hot vectors straight into W_ax "
                    "[default: 0 for char, 128 for word].")
-@click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=0.0,
+@click.option("--dropout", type=FiniteRange(0, 1, max_open=True), default=0.0,
               show_default=True, help="Dropout between layers and before the softmax.")
 @click.option("--seq-len", type=click.IntRange(1), default=64, show_default=True,
               help="Steps of truncated backpropagation through time (T).")
 @click.option("--batch-size", type=click.IntRange(1), default=32, show_default=True,
               help="Sequences trained in parallel (N).")
-@click.option("--lr", type=click.FloatRange(0, min_open=True), default=2e-3,
+@click.option("--lr", type=FiniteRange(0, min_open=True), default=2e-3,
               show_default=True, help="Learning rate.")
 @click.option("--lr-schedule", type=click.Choice(SCHEDULES), default="constant",
               show_default=True,
@@ -69,19 +73,19 @@ VOCAB_FIELDS = ("min_count", "max_vocab", "encoding_errors")
                    "cosine: down to --min-lr when training ends.")
 @click.option("--warmup", type=click.IntRange(0), default=0, show_default=True,
               help="Steps of linear learning-rate warm-up.")
-@click.option("--lr-decay", type=click.FloatRange(0, 1, min_open=True), default=0.5,
+@click.option("--lr-decay", type=FiniteRange(0, 1, min_open=True), default=0.5,
               show_default=True, help="Factor of the step schedule.")
-@click.option("--lr-decay-every", type=click.FloatRange(0, min_open=True), default=5.0,
+@click.option("--lr-decay-every", type=FiniteRange(0, min_open=True), default=5.0,
               show_default=True, help="Epochs between steps of the step schedule.")
-@click.option("--min-lr", type=click.FloatRange(0), default=None,
+@click.option("--min-lr", type=FiniteRange(0), default=None,
               help="Final rate of the cosine schedule [default: --lr / 10].")
-@click.option("--clip", type=click.FloatRange(0), default=5.0, show_default=True,
+@click.option("--clip", type=FiniteRange(0), default=5.0, show_default=True,
               help="Clip the gradient's global norm to this; 0 turns clipping off.")
 @click.option("--optimizer", type=click.Choice(["adam", "sgd"]), default="adam",
               show_default=True, help="Update rule.")
 @click.option("--steps", type=click.IntRange(1), default=None,
               help="Stop after this many updates in total.")
-@click.option("--epochs", type=click.FloatRange(0, min_open=True), default=None,
+@click.option("--epochs", type=FiniteRange(0, min_open=True), default=None,
               help="Stop after this many passes over the training text "
                    "[default: 50 when no stop condition is given].")
 @click.option("--time", "time_limit", type=Duration(), default=None,
@@ -90,7 +94,7 @@ VOCAB_FIELDS = ("min_count", "max_vocab", "encoding_errors")
               help="Stop after this many validations in a row without improvement.")
 @click.option("--eval-every", type=click.IntRange(1), default=None,
               help="Steps between validations [default: once an epoch].")
-@click.option("--val-fraction", type=click.FloatRange(0, 1, max_open=True), default=0.1,
+@click.option("--val-fraction", type=FiniteRange(0, 1, max_open=True), default=0.1,
               show_default=True,
               help="Share held out for validation: random lines (--split lines) "
                    "or the end of the text (--split none).")
@@ -108,7 +112,7 @@ VOCAB_FIELDS = ("min_count", "max_vocab", "encoding_errors")
                    "[default: at every validation].")
 @click.option("--sample-length", type=click.IntRange(1), default=100, show_default=True,
               help="Tokens per training-time sample.")
-@click.option("--seed", type=int, default=1, show_default=True,
+@click.option("--seed", type=click.IntRange(0), default=1, show_default=True,
               help="Seed for initialisation, the validation split, shuffling and dropout.")
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32",
               show_default=True, help="Floating-point precision.")
@@ -120,8 +124,8 @@ VOCAB_FIELDS = ("min_count", "max_vocab", "encoding_errors")
 @click.option("--json", "as_json", is_flag=True,
               help="Print a JSON summary on stdout at the end.")
 @click.pass_context
-def train(ctx, corpus, output, resume_path, checkpoint_path, progress, quiet, log_file,
-          as_json, vocab_path, no_cache, **opts):
+def train(ctx, corpus, output, force, resume_path, checkpoint_path, progress, quiet,
+          log_file, as_json, vocab_path, no_cache, **opts):
     """Train a language model on CORPUS and write it to a model file.
 
     CORPUS is one or more text files, directories (every *.txt below them), - for
@@ -130,15 +134,19 @@ def train(ctx, corpus, output, resume_path, checkpoint_path, progress, quiet, lo
 
     Progress goes to stderr. The model file is written each time the validation loss
     improves, so it always holds the best model so far; a checkpoint of the whole run
-    is written next to it. Ctrl-C (or SIGTERM) finishes the current step, saves, and
+    is written next to it. A model file or checkpoint that another run wrote is never
+    replaced without --force. Ctrl-C (or SIGTERM) finishes the current step, saves, and
     prints the command that resumes the run exactly.
     """
     from charlm.cli.train_display import TrainDisplay
+    import charlm.store.tagfile  # noqa: F401 (so --resume of a tagger's file says what it is)
     from charlm.lm import session
     from charlm.text.tokens import TextConfig
     from charlm.training.trainer import TrainConfig
 
-    stdin_bytes = sys.stdin.buffer.read() if "-" in corpus else None
+    if log_file:
+        _check_log_file(log_file)
+    stdin_bytes = read_stdin_corpus(corpus)
     command = _command_line()
     console = err_console(progress)
     reading = ReadingProgress(console, live_display(console, progress, quiet))
@@ -151,7 +159,7 @@ def train(ctx, corpus, output, resume_path, checkpoint_path, progress, quiet, lo
         explicit = {name: value for name, value in opts.items() if given(name)}
         run = session.resume(resume_path, overrides=explicit, sources=list(corpus) or None,
                              stdin_bytes=stdin_bytes, output=output, command=command,
-                             log_file=log_file)
+                             log_file=log_file, force=force)
     else:
         if opts["steps"] is None and opts["epochs"] is None and opts["time_limit"] is None:
             opts["epochs"] = 50.0
@@ -166,7 +174,7 @@ def train(ctx, corpus, output, resume_path, checkpoint_path, progress, quiet, lo
                 min_count=opts["min_count"], max_vocab=opts["max_vocab"], vocab=vocab,
                 encoding_errors=opts["encoding_errors"], output=output,
                 checkpoint=checkpoint_path, command=command, stdin_bytes=stdin_bytes,
-                log_file=log_file, progress=reading, use_cache=not no_cache)
+                log_file=log_file, progress=reading, use_cache=not no_cache, force=force)
 
     display = TrainDisplay(console, progress, quiet, run, run.log_file)
     drive(ctx, run, display, as_json)
@@ -202,6 +210,17 @@ def drive(ctx, run, display, as_json):
         ctx.exit(EXIT_INTERRUPTED)
     if finished is not None and finished.reason == "terminated":
         ctx.exit(EXIT_TERMINATED)
+
+
+def _check_log_file(path):
+    """Refuse a metrics log that cannot be appended to, before any work is done."""
+    from charlm.errors import OutputError
+
+    try:
+        with open(path, "a", encoding="utf-8"):
+            pass
+    except OSError as e:
+        raise OutputError(f"{path}: cannot write the log file: {e.strerror}") from None
 
 
 def _command_line():

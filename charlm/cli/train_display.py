@@ -91,7 +91,12 @@ class TrainDisplay:
     def render(self, events):
         finished = None
         if self.log_path:
-            self.log = open(self.log_path, "a", encoding="utf-8")
+            try:
+                self.log = open(self.log_path, "a", encoding="utf-8")
+            except OSError as e:
+                from charlm.errors import OutputError
+                raise OutputError(f"{self.log_path}: cannot write the log file: "
+                                  f"{e.strerror}") from None
         try:
             for ev in events:
                 if isinstance(ev, Started):
@@ -161,8 +166,13 @@ class TrainDisplay:
                     rec["val_bits_per_char"] = ev.val_loss / LN2
                 else:
                     rec["val_perplexity"] = math.exp(min(ev.val_loss, 700))
-            self.log.write(json.dumps(rec) + "\n")
-            self.log.flush()
+            try:
+                self.log.write(json.dumps(rec) + "\n")
+                self.log.flush()
+            except OSError as e:        # a full disk: the model and checkpoint matter more
+                self.say(f"warning: {self.log_path}: cannot write the log file "
+                         f"({e.strerror}); logging stopped", style="yellow")
+                self.log = None
         val = ("val n/a" if ev.val_loss is None else
                f"val {ev.val_loss:.4f} ({per_unit(ev.val_loss, self.level)})")
         train = "n/a" if ev.train_loss is None else f"{ev.train_loss:.4f}"

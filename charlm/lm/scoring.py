@@ -150,8 +150,10 @@ class Scorer:
     """
 
     def __init__(self, model, vocab, text_cfg, split=None, eos=True, batch_lines=256,
-                 window=1024, unbuffered=False):
+                 window=1024, unbuffered=False, progress=None):
         self.model, self.vocab, self.text = model, vocab, text_cfg
+        # Called with the number of tokens scored after every window (a display).
+        self.progress = progress
         split = split or text_cfg.split
         # A line model reads a stream exactly as it reads lines: EOS resets the state.
         self.stream = split == "none" and text_cfg.split == "none"
@@ -198,7 +200,8 @@ class Scorer:
         encoded = [self._encode(line) for line in lines]
         order = sorted(range(len(lines)), key=lambda i: -len(encoded[i][1]))
         lengths = [len(encoded[i][1]) for i in order]
-        logps = _batch_logprobs(self.model, [encoded[i][1] for i in order], lengths)
+        logps = _batch_logprobs(self.model, [encoded[i][1] for i in order], lengths,
+                                self.progress)
         results = [None] * len(lines)
         for i, lp in zip(order, logps):
             toks, ids, oov = encoded[i]
@@ -237,6 +240,8 @@ class Scorer:
             for t0 in range(0, len(ids), T):
                 lp, state = self.model.log_probs(x[:, t0:t0 + T], y[:, t0:t0 + T], state)
                 lps.append(lp[0])
+                if self.progress is not None:
+                    self.progress(lp.shape[1])
             lp = np.concatenate(lps)
             prev = int(ids[-1])
         pos = 0
@@ -256,7 +261,7 @@ def score_lines(model, vocab, text_cfg, lines, eos=True, batch_lines=256, split=
                   batch_lines=batch_lines).score(lines)
 
 
-def _batch_logprobs(model, id_lists, lengths):
+def _batch_logprobs(model, id_lists, lengths, progress=None):
     """log-probabilities of each id list scored from the initial state.
 
     ``id_lists`` must be sorted longest first. Windows of T steps are built one at a
@@ -287,4 +292,6 @@ def _batch_logprobs(model, id_lists, lengths):
         for r in range(live):
             n = min(width, lengths[r] - t0)
             out[r][t0:t0 + n] = lp[r, :n]
+        if progress is not None:
+            progress(sum(row_lengths))
     return out

@@ -15,18 +15,21 @@ that it still gives exactly the same token ids.
 from __future__ import annotations
 
 import hashlib
+import os
+import secrets
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from charlm.text import cache
-from charlm.store import modelfile
+from charlm.files import check_space
+from charlm.store import modelfile, validate
 from charlm.text.corpus import Batches, Prepared, prepare, resolve_sources, type_stream
 from charlm.errors import ModelFileError, UsageError
 from charlm.lm.model import LanguageModel, ModelConfig
 from charlm.lm.sampling import NOVEL_ARRAY, sample_texts
-from charlm.training.run import (apply_overrides, carried_from_arrays, check_outputs,
-                                 checkpoint_path)
+from charlm.training.run import (apply_overrides, carried_from_arrays, check_memory,
+                                 check_outputs, checkpoint_path)
 from charlm.training.trainer import Trainer, TrainConfig, TrainState
 
 # Validation is forward only and cheap per token: read more rows at once.
@@ -86,12 +89,52 @@ def read_corpus(sources, text_cfg, encoding_errors="strict", stdin_bytes=None,
     return srcs, stream
 
 
+def check_model_size(config, dtype, train_cfg, train_tokens):
+    """Refuse a model whose training could not fit in memory: the parameters, their
+    gradients and Adam's two moments, and one window's activations (gates, states,
+    logits and probabilities at every position) for training and for validation."""
+    # The parameter count in closed form: a loop over an absurd --layers would hang.
+    G, H, V, E, L = (config.cell_spec.width(1), config.hidden, config.vocab_size,
+                     config.embed, config.layers)
+    D = E or V
+    P = E * V + G * H * (H + D + 1) + (L - 1) * G * H * (2 * H + 1) + V * (H + 1)
+    item = np.dtype(dtype).itemsize
+    N = max(1, min(train_cfg.batch_size, train_tokens))
+    T = max(1, min(train_cfg.seq_len, -(-train_tokens // N)))
+    per_position = config.layers * (G + 4) * config.hidden + 3 * config.vocab_size + config.embed
+    windows = (N + _VAL_ROWS) * T * per_position
+    check_memory(item * (4 * P + windows))
+
+
+def resume_hint(path):
+    """The command that continues the run that wrote ``path`` (a model file or a
+    checkpoint), when its checkpoint is there."""
+    try:
+        kind = validate.read_header(path).get("kind")
+    except ModelFileError:
+        return None
+    ckpt = path if kind == "checkpoint" else checkpoint_path(str(path))
+    return f"charlm train --resume {ckpt}" if os.path.exists(ckpt) else None
+
+
+def _check_replace(output, checkpoint, run_id, force):
+    validate.check_replace([(output, "model file"), (checkpoint, "checkpoint")], run_id,
+                           force, resume_hint)
+
+
+def _check_space(model, output, checkpoint, extra_bytes=0):
+    """Refuse to start when the disk cannot hold the model file and checkpoint."""
+    nbytes = model.num_params() * np.dtype(model.dtype).itemsize
+    check_space([(output, nbytes), (checkpoint, 3 * nbytes + extra_bytes)])
+
+
 def start(sources, text_cfg, train_cfg, *, cell="lstm", hidden=128, layers=2,
           embed=None, dropout=0.0, min_count=None, max_vocab=None, vocab=None, output=None,
           checkpoint=None, command=None, encoding_errors="strict", stdin_bytes=None,
-          log_file=None, progress=None, use_cache=True):
+          log_file=None, progress=None, use_cache=True, force=False):
     """Read the corpus and set up a fresh run. Nothing is trained until its events
-    are iterated. ``vocab``: a fixed :class:`Vocab` to use instead of building one."""
+    are iterated. ``vocab``: a fixed :class:`Vocab` to use instead of building one.
+    ``force``: replace a model file or checkpoint that another run wrote."""
     if not 0.0 <= dropout < 1.0:
         raise UsageError("--dropout must be in [0, 1)")
     if not 0.0 <= train_cfg.val_fraction < 1.0:
@@ -99,6 +142,8 @@ def start(sources, text_cfg, train_cfg, *, cell="lstm", hidden=128, layers=2,
     output = output or modelfile.default_model_path()
     checkpoint = checkpoint or checkpoint_path(output)
     check_outputs(output, checkpoint)
+    run_id = secrets.token_hex(8)
+    _check_replace(output, checkpoint, run_id, force)
     srcs, stream = read_corpus(sources, text_cfg, encoding_errors, stdin_bytes, progress,
                                use_cache)
     rng = np.random.default_rng(train_cfg.seed)
@@ -112,8 +157,13 @@ def start(sources, text_cfg, train_cfg, *, cell="lstm", hidden=128, layers=2,
         embed=default_embed(text_cfg.level) if embed is None else embed,
         dropout=dropout)
     dtype = np.float32 if train_cfg.dtype == "float32" else np.float64
+    check_model_size(config, dtype, train_cfg, len(prepared.train_ids))
     model = LanguageModel.create(config, rng, dtype)
+    store_data = any(s.name == "<stdin>" for s in srcs)
+    data_bytes = (prepared.train_ids.nbytes + prepared.val_ids.nbytes) if store_data else 0
+    _check_space(model, output, checkpoint, data_bytes)
     run_info = {
+        "run_id": run_id,
         "sources": [s.name for s in srcs],
         "paths": [s for s in (sources or [])],
         "encoding_errors": encoding_errors,
@@ -121,7 +171,6 @@ def start(sources, text_cfg, train_cfg, *, cell="lstm", hidden=128, layers=2,
         "output": output, "checkpoint": checkpoint, "command": command,
         "log_file": log_file, "fingerprint": _fingerprint(prepared),
     }
-    store_data = any(s.name == "<stdin>" for s in srcs)
     return _build(model, prepared, text_cfg, train_cfg, rng, run_info, store_data,
                   known_lines=prepared.line_keys)
 
@@ -137,7 +186,8 @@ def _build(model, prepared, text_cfg, train_cfg, rng, run_info, store_data, stat
 
     def info(training):
         return dict(training, sources=run_info["sources"], command=run_info["command"],
-                    resumed_with=run_info.get("resumed_with") or [])
+                    resumed_with=run_info.get("resumed_with") or [],
+                    run_id=run_info.get("run_id"))
 
     # Hashes of the corpus lines, for `charlm generate --novel`.
     novel = {} if known_lines is None else {NOVEL_ARRAY: known_lines}
@@ -179,7 +229,7 @@ def _build(model, prepared, text_cfg, train_cfg, rng, run_info, store_data, stat
 
 
 def resume(path, overrides=None, sources=None, stdin_bytes=None, output=None, command=None,
-           log_file=None):
+           log_file=None, force=False):
     """Continue the run saved in checkpoint ``path``.
 
     ``overrides`` maps TrainConfig fields the user gave explicitly to their new
@@ -197,14 +247,34 @@ def resume(path, overrides=None, sources=None, stdin_bytes=None, output=None, co
         cfg_dict, state_dict, run_info = saved["config"], saved["state"], dict(saved["run"])
     except (KeyError, TypeError):
         raise ModelFileError(f"{path}: the checkpoint lacks its resume information") from None
+    if not isinstance(run_info.get("output"), str) or \
+            not isinstance(run_info.get("checkpoint"), str):
+        raise ModelFileError(f"{path}: the checkpoint lacks its resume information")
     fixed = dict(bundle.model.config.to_dict(), **bundle.text.to_dict(),
                  min_count=run_info.get("min_count"), max_vocab=run_info.get("max_vocab"),
                  encoding_errors=run_info.get("encoding_errors"))
+    try:
+        cfg_dict = validate.settings_from(TrainConfig, cfg_dict,
+                                          "training.resume.config").to_dict()
+        state = validate.settings_from(TrainState, state_dict, "training.resume.state")
+    except ModelFileError as e:
+        raise ModelFileError(f"{path}: {e}") from None
     cfg_dict, changes = apply_overrides(cfg_dict, fixed, overrides)
     train_cfg = TrainConfig.from_dict(cfg_dict)
+    if run_info.get("run_id") is None:
+        # A checkpoint from before runs had ids: its own files are its run's.
+        run_info["run_id"] = secrets.token_hex(8)
+        owned = {os.path.abspath(run_info["output"]), os.path.abspath(run_info["checkpoint"])}
+    else:
+        owned = set()
     if output is not None and output != run_info["output"]:
         changes.append(("output", run_info["output"], output))
         run_info["output"] = output
+    check_outputs(run_info["output"], run_info["checkpoint"])
+    validate.check_replace([(p, what) for p, what in ((run_info["output"], "model file"),
+                                                      (run_info["checkpoint"], "checkpoint"))
+                            if os.path.abspath(p) not in owned],
+                           run_info["run_id"], force, resume_hint)
     if command:
         run_info["resumed_with"] = list(run_info.get("resumed_with") or []) + [command]
     if log_file is not None:
@@ -228,7 +298,8 @@ def resume(path, overrides=None, sources=None, stdin_bytes=None, output=None, co
                              "ids differ); resume needs the same text")
         store_data = False
     known_lines = bundle.extra.pop(NOVEL_ARRAY, None)
-    state = TrainState.from_dict(state_dict)
+    data_bytes = (prepared.train_ids.nbytes + prepared.val_ids.nbytes) if store_data else 0
+    _check_space(bundle.model, run_info["output"], run_info["checkpoint"], data_bytes)
     optimizer_arrays = {k[len("optimizer/"):]: v for k, v in bundle.extra.items()
                         if k.startswith("optimizer/")}
     names = ("a", "c") if bundle.model.config.cell == "lstm" else ("a",)

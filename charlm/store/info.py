@@ -10,7 +10,8 @@ from __future__ import annotations
 import math
 import os
 
-from charlm.store import archive, modelfile, tagfile
+from charlm.errors import ModelFileError
+from charlm.store import archive, modelfile, tagfile, validate
 
 EQUATIONS = {
     "rnn": ["a⟨t⟩ = tanh(W_aa a⟨t-1⟩ + W_ax x⟨t⟩ + b_a)"],
@@ -46,9 +47,18 @@ def _meaning(name, cfg):
             "b_a": f"biases, gates {gates}"}[short]
 
 
+def _kind(path):
+    """The kind a file's header names, or None when it has no readable header (then
+    the language model's loader explains what is wrong)."""
+    try:
+        return validate.read_header(path).get("kind")
+    except (ModelFileError, OSError):
+        return None
+
+
 def describe(path):
     """A dict describing the model file, tagger or checkpoint at ``path``."""
-    if archive.read_kind(path) in archive.TAGGER_KINDS:
+    if _kind(path) in archive.TAGGER_KINDS:
         return describe_tagger(path)
     b = modelfile.load(path)
     cfg, vocab, text = b.model.config, b.vocab, b.text

@@ -17,15 +17,26 @@ intact.
 
 from __future__ import annotations
 
+import io
+import json
+import os
+import re
+import zipfile
 from dataclasses import dataclass, field
 
+import numpy as np
+
+from charlm import __version__
 from charlm.errors import ModelFileError
-from charlm.lm.model import LanguageModel, ModelConfig
+from charlm.files import atomic_write
 from charlm.store import DEFAULT_MODEL, MODEL_ENV, default_model_path  # noqa: F401
-from charlm.store import archive
-from charlm.store.archive import FORMAT, HEADER, VERSION  # noqa: F401 (re-exported)
+from charlm.lm.model import LanguageModel, ModelConfig
+from charlm.lm.sampling import NOVEL_ARRAY
+from charlm.store import validate
+from charlm.store.validate import FORMAT, HEADER, VERSION, ArraySpec, Invalid
 from charlm.text.tokens import TextConfig
 from charlm.text.vocab import Vocab
+
 
 
 @dataclass
@@ -49,29 +60,148 @@ def save(path, bundle):
     if overlap:
         raise ValueError(f"array names used twice: {sorted(overlap)}")
     arrays.update(bundle.extra)
-    return archive.write(path, bundle.kind, {
+    header = {
+        "format": FORMAT,
+        "version": VERSION,
+        "kind": bundle.kind,
+        "charlm_version": __version__,
         "model": model.config.to_dict(),
         "text": bundle.text.to_dict(),
         "vocab": bundle.vocab.to_dict(),
         "dtype": str(model.dtype),
+        "arrays": {k: {"shape": list(a.shape), "dtype": str(a.dtype)}
+                   for k, a in arrays.items()},
         "training": bundle.training,
-    }, arrays)
+    }
+    with atomic_write(path) as f:
+        with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED) as z:
+            z.writestr(HEADER, json.dumps(header, ensure_ascii=False, indent=1))
+            for name, a in arrays.items():
+                buf = io.BytesIO()
+                np.lib.format.write_array(buf, np.ascontiguousarray(a), allow_pickle=False)
+                z.writestr(name + ".npy", buf.getvalue())
+    return os.path.getsize(path)
 
 
-def load(path):
-    """Read a language model's file or checkpoint into a :class:`Bundle` (a tagger
-    is refused with a message naming `charlm tag`)."""
-    header, arrays = archive.read(path, archive.LM_KINDS)
+def load(path, kinds=("model", "checkpoint")):
+    """Read a model file or checkpoint into a :class:`Bundle`. Everything in the file
+    is checked before it is used (:mod:`charlm.store.validate`); any problem is a
+    :class:`ModelFileError` naming the file."""
     try:
-        config = ModelConfig.from_dict(header["model"])
-        text = TextConfig.from_dict(header["text"])
-        vocab = Vocab.from_dict(header["vocab"])
-    except (KeyError, TypeError) as e:
-        raise ModelFileError(f"{path}: header lacks {e}; the file is damaged") from None
-    if config.vocab_size != len(vocab):
-        raise ModelFileError(f"{path}: the model expects {config.vocab_size} tokens "
-                             f"but the vocabulary has {len(vocab)}")
-    params = archive.take_params(path, arrays, config.param_shapes())
-    return Bundle(LanguageModel(config, params), vocab, text,
-                  kind=header.get("kind", "model"), training=header.get("training", {}),
+        header, arrays, parsed = validate.read_archive(path)
+    except FileNotFoundError:
+        raise ModelFileError(
+            f"{path}: no such model file; train one with `charlm train` "
+            f"or pass -m/--model (default: ${MODEL_ENV}, then {DEFAULT_MODEL})") from None
+    kind = header.get("kind", "model")
+    if kind not in kinds:
+        raise ModelFileError(f"{path}: is a {kind} file, not a language model")
+    config = parsed["config"]
+    params = {name: arrays.pop(name) for name in config.param_shapes()}
+    training = header.get("training")
+    return Bundle(LanguageModel(config, params), parsed["vocab"], parsed["text"],
+                  kind=kind, training=training if isinstance(training, dict) else {},
                   extra=arrays, header=header)
+
+
+# --- what a language model's files hold ------------------------------------------------------
+
+FLOATS = ("float32", "float64")
+IDS = ("uint8", "uint16", "uint32")
+
+
+def _lm_layout(header, checkpoint):
+    """The arrays of a language model file (``checkpoint``: and of its checkpoint),
+    after checking the header's settings and vocabulary."""
+    config = validate.settings_from(ModelConfig, validate.field_of(header, "model", dict),
+                                    "model")
+    _check_config(config)
+    text = validate.settings_from(TextConfig, validate.field_of(header, "text", dict), "text")
+    vocab = _vocab(validate.field_of(header, "vocab", dict))
+    if len(vocab) != config.vocab_size:
+        raise Invalid(f"the model expects {config.vocab_size} tokens but the vocabulary "
+                      f"has {len(vocab)}")
+    dtype = validate.field_of(header, "dtype", str)
+    if dtype not in FLOATS:
+        raise Invalid(f"parameters must be float32 or float64, not {dtype!r}")
+    params = {name: ArraySpec(tuple(shape), (dtype,))
+              for name, shape in config.param_shapes().items()}
+    optional = [(re.escape(NOVEL_ARRAY), lambda m: ArraySpec((None,), ("uint64",)))]
+    if checkpoint:
+        training = validate.field_of(header, "training", dict)
+        resume = validate.field_of(training, "resume", dict, "header.training")
+        for key in ("state", "config", "run"):
+            validate.field_of(resume, key, dict, "header.training.resume")
+        optimizer = validate.field_of(resume["config"], "optimizer", str,
+                                      "header.training.resume.config")
+        states = ("a", "c") if config.cell == "lstm" else ("a",)
+        carried = ArraySpec((config.hidden, None), (dtype,))
+        optional += [
+            (r"optimizer/[mv]/(.+)", lambda m: params.get(m.group(1))),
+            (r"carried/layer(\d{1,4})\.([ac])",
+             lambda m: carried if (1 <= int(m.group(1)) <= config.layers
+                                   and m.group(2) in states) else None),
+            (r"data/(train|val)", lambda m: ArraySpec((None,), (str(np.dtype(vocab.dtype)),))),
+        ]
+        complete = _checkpoint_complete(params, optimizer, config.layers, states)
+    else:
+        complete = None
+    return validate.Layout(params, optional, complete=complete,
+                           parsed={"config": config, "text": text, "vocab": vocab})
+
+
+def _checkpoint_complete(params, optimizer, layers, states):
+    """Arrays a checkpoint holds all of or none of: a resumed run needs each group whole."""
+    groups = {
+        "the optimizer state": ({f"optimizer/{m}/{k}" for m in "mv" for k in params}
+                                if optimizer == "adam" else set()),
+        "the carried hidden state": {f"carried/layer{l}.{s}" for l in range(1, layers + 1)
+                                     for s in states},
+        "the stored corpus": {"data/train", "data/val"},
+    }
+
+    def complete(names):
+        if optimizer == "adam" and not groups["the optimizer state"] <= names:
+            raise Invalid("the optimizer state is incomplete; the checkpoint is damaged")
+        if optimizer != "adam" and any(n.startswith("optimizer/") for n in names):
+            raise Invalid(f"optimizer state for {optimizer!r}, which keeps none")
+        for what, group in groups.items():
+            present = group & names
+            if present and present != group:
+                raise Invalid(f"{what} is incomplete; the checkpoint is damaged")
+    return complete
+
+
+def _check_config(c):
+    from charlm.engine.cells import CELLS
+
+    if c.cell not in CELLS:
+        raise Invalid(f"unknown cell {c.cell!r} (this charlm knows {', '.join(CELLS)})")
+    limits = (("vocab_size", c.vocab_size, 2), ("hidden", c.hidden, 1),
+              ("layers", c.layers, 1), ("embed", c.embed, 0))
+    for name, value, low in limits:
+        if not low <= value < 1 << 32:
+            raise Invalid(f"header.model.{name} = {value} is out of range")
+    if not 0.0 <= c.dropout < 1.0:
+        raise Invalid(f"header.model.dropout = {c.dropout} is out of range")
+    if c.eos_id != 0:
+        raise Invalid("header.model.eos_id must be 0")
+
+
+def _vocab(d):
+    tokens = validate.field_of(d, "tokens", list, "header.vocab")
+    if not all(isinstance(t, str) for t in tokens):
+        raise Invalid("header.vocab.tokens must all be strings")
+    counts = d.get("counts")
+    if counts is not None and (
+            not isinstance(counts, list) or len(counts) != len(tokens) or
+            not all(isinstance(c, int) and not isinstance(c, bool) for c in counts)):
+        raise Invalid("header.vocab.counts does not match its tokens")
+    try:
+        return Vocab.from_dict(d)
+    except ModelFileError as e:
+        raise Invalid(f"header.vocab: {e}") from None
+
+
+validate.register_kind("model", lambda header: _lm_layout(header, checkpoint=False))
+validate.register_kind("checkpoint", lambda header: _lm_layout(header, checkpoint=True))

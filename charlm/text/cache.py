@@ -62,13 +62,21 @@ def load(k):
     try:
         with open(meta_path, encoding="utf-8") as f:
             meta = json.load(f)
+        if not isinstance(meta, dict):
+            return None
         ids = np.load(os.path.join(d, k + ".ids.npy"), mmap_mode="r", allow_pickle=False)
         keys = None
         if meta.get("line_keys"):
             keys = np.load(os.path.join(d, k + ".lines.npy"), allow_pickle=False)
     except (OSError, ValueError):
         return None
-    if meta.get("format") != FORMAT or len(ids) != meta.get("length"):
+    # A damaged entry is a cache miss, never an error: the corpus is read again.
+    if (meta.get("format") != FORMAT
+            or len(ids) != meta.get("length") or ids.ndim != 1
+            or ids.dtype not in (np.uint16, np.uint32)
+            or not isinstance(meta.get("types"), list)
+            or not all(isinstance(t, str) for t in meta["types"])
+            or (len(ids) and int(ids.max()) >= len(meta["types"]))):
         return None
     return TypeStream(ids, meta["types"], keys)
 

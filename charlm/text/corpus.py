@@ -46,7 +46,8 @@ def expand_paths(paths):
                 os.path.join(root, f)
                 for root, _, files in os.walk(p) for f in files if f.endswith(".txt"))
             if not found:
-                raise CorpusError(f"{p}: directory holds no *.txt files")
+                raise CorpusError(f"{p}: directory holds no *.txt files; name the files "
+                                  "to read")
             out.extend(found)
         else:
             out.append(p)
@@ -88,9 +89,10 @@ class TypeStream:
     ``line_keys``: sorted hashes of the corpus lines (line framing, up to
     MAX_NOVEL_LINES lines), else None."""
 
-    ids: np.ndarray        # (L,) uint16 or uint32
+    ids: np.ndarray        # (L,) uint16 or uint32; empty when only counted
     types: list
     line_keys: np.ndarray | None = None
+    counts: np.ndarray | None = None    # (len(types),) int64, when counted
 
     def __len__(self):
         return len(self.ids)
@@ -99,10 +101,13 @@ class TypeStream:
 class _Builder:
     """Accumulates type ids chunk by chunk (see :func:`type_stream`)."""
 
-    def __init__(self, cfg, capacity, collect_lines):
+    def __init__(self, cfg, capacity, collect_lines, keep_ids=True):
         self.cfg = cfg
         self.lines = cfg.split == "lines"
-        self.ids = np.empty(max(capacity, 16), dtype=np.uint16)
+        # Without keep_ids only the count of every type is kept: memory then depends
+        # on the number of types, not on the corpus size.
+        self.ids = np.empty(max(capacity, 16) if keep_ids else 0, dtype=np.uint16)
+        self.counts = None if keep_ids else np.zeros(16, dtype=np.int64)
         self.n = 0
         self.types = [EOS]
         self.index = {}
@@ -179,6 +184,14 @@ class _Builder:
         return self.index[NEWLINE]
 
     def _append(self, ids):
+        if self.counts is not None:
+            if len(self.types) > len(self.counts):
+                grown = np.zeros(max(len(self.types), 2 * len(self.counts)), dtype=np.int64)
+                grown[:len(self.counts)] = self.counts
+                self.counts = grown
+            self.counts[:len(self.types)] += np.bincount(ids, minlength=len(self.types))
+            self.n += len(ids)
+            return
         need = self.n + len(ids)
         if len(self.types) > 0xFFFF and self.ids.dtype == np.uint16:
             self.ids = self.ids.astype(np.uint32)
@@ -193,7 +206,8 @@ class _Builder:
         ids = self.ids[:self.n]
         if len(ids) < len(self.ids) // 2:
             ids = ids.copy()
-        return TypeStream(ids, self.types, self._line_keys())
+        counts = None if self.counts is None else self.counts[:len(self.types)].copy()
+        return TypeStream(ids, self.types, self._line_keys(), counts)
 
     def _line_keys(self):
         """Sorted hashes of the distinct non-empty lines, keyed as samples are."""
@@ -212,7 +226,7 @@ class _Builder:
 
 
 def type_stream(sources, cfg, encoding_errors="strict", collect_lines=False, progress=None,
-                oddities=None, chunk_bytes=None, long_line=10000):
+                oddities=None, chunk_bytes=None, long_line=10000, keep_ids=True):
     """Tokenize ``sources`` into one :class:`TypeStream`.
 
     ``sources``: :class:`Source` objects, or strings (text, for small inputs and tests).
@@ -224,13 +238,15 @@ def type_stream(sources, cfg, encoding_errors="strict", collect_lines=False, pro
     ``oddities``: a dict filled with an :class:`~charlm.text.reader.Oddities` per source.
     ``chunk_bytes``: read size (the result does not depend on it).
     ``long_line``: with ``oddities``, report lines longer than this.
+    ``keep_ids``: False keeps only ``counts`` (how often each type occurs) and an
+    empty ``ids``, so memory does not grow with the corpus (reports).
     """
     from charlm.text.reader import Oddities
 
     sources = [s if isinstance(s, Source) else Source("<text>", data=s.encode("utf-8"))
                for s in sources]
     total = sum(s.size() for s in sources)
-    builder = _Builder(cfg, total + len(sources), collect_lines)
+    builder = _Builder(cfg, total + len(sources), collect_lines, keep_ids)
     done = 0
     for src in sources:
         odd = None
@@ -359,6 +375,9 @@ def prepare(stream, cfg, val_fraction, rng, min_count=1, max_vocab=None, vocab=N
     ids = stream.ids
     if len(ids) == 0 or (cfg.split == "lines" and not (ids == 0).any()):
         raise CorpusError("nothing to train on: the corpus has no non-empty lines")
+    if not any(t.strip() for t in stream.types[1:]):
+        raise CorpusError("no text to learn from: the corpus holds only empty or blank "
+                          "lines; check that it is the file you meant")
     plan = split_plan(ids, val_fraction, cfg.split, rng, val_max_tokens)
     if vocab is None:
         counts = np.zeros(len(stream.types), dtype=np.int64)

@@ -124,6 +124,13 @@ def read_chunks(source, encoding_errors="strict", chunk_bytes=CHUNK_BYTES, oddit
                     if oddities is not None:
                         oddities.bom = True
                         oddities.bytes += len(BOM)
+            if oddities is None and b"\x00" in piece:
+                i = piece.find(b"\x00")
+                at = line + piece.count(b"\n", 0, i)
+                raise CorpusError(
+                    f"{source.name}: a NUL byte at line {at}, byte offset {start + i}: this "
+                    "looks like a binary file, not text (`charlm tokenize` shows what is "
+                    "in it)")
             text = _decode(piece, source.name, line, start, encoding_errors, oddities)
             if oddities is not None:
                 _inspect(piece, text, line, start, oddities, long_line, eof)

@@ -30,9 +30,10 @@ def analyze(sources, cfg, min_count=1, max_vocab=None, long_line=10000, top=20,
     """A report on ``sources`` (:class:`~charlm.text.reader.Source` objects) as ``cfg``
     would tokenize them. Returns (report dict, the Vocab it describes)."""
     oddities = {}
+    # Counted chunk by chunk: memory holds the types and their counts, never the ids.
     stream = type_stream(sources, cfg, encoding_errors="replace", progress=progress,
-                         oddities=oddities, long_line=long_line)
-    counts = np.bincount(stream.ids, minlength=len(stream.types)).astype(np.int64)
+                         oddities=oddities, long_line=long_line, keep_ids=False)
+    counts = stream.counts
     lines = int(counts[0]) if cfg.split == "lines" else None
     counts[0] = 0
     vocab = build_vocab(stream, counts, min_count, max_vocab)
@@ -58,6 +59,9 @@ def analyze(sources, cfg, min_count=1, max_vocab=None, long_line=10000, top=20,
         for k in totals:
             totals[k] += f[k]
         suspicious.extend(_findings(src.name, odd, long_line))
+    if not any(t.strip() for t, c in zip(stream.types[1:], counts[1:]) if c > 0):
+        suspicious.append("no text to learn from: only empty or blank lines; "
+                          "`charlm train` refuses it")
     report = {
         "files": files,
         "total": totals,
@@ -134,7 +138,23 @@ def load_vocab(path):
     if d.get("version") != VOCAB_VERSION:
         raise ModelFileError(f"{path}: vocabulary format version {d.get('version')} "
                              "is not supported")
-    return Vocab.from_dict(d), TextConfig.from_dict(d["text"])
+    tokens, text = d.get("tokens"), d.get("text")
+    if (not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens)
+            or not isinstance(text, dict)):
+        raise ModelFileError(f"{path}: the vocabulary file is damaged (no list of tokens "
+                             "or text settings); write it again with charlm tokenize "
+                             "--vocab-out")
+    counts = d.get("counts")
+    if counts is not None and (not isinstance(counts, list) or len(counts) != len(tokens)
+                               or not all(isinstance(c, int) for c in counts)):
+        raise ModelFileError(f"{path}: the vocabulary's counts do not match its tokens")
+    try:
+        return Vocab.from_dict(d), TextConfig.from_dict(text)
+    except (ModelFileError, UsageError) as e:
+        raise ModelFileError(f"{path}: {e}") from None
+    except TypeError:
+        raise ModelFileError(f"{path}: the vocabulary file has unknown text settings") \
+            from None
 
 
 def shown(tok):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 
 from charlm.errors import UsageError
+from charlm.files import check_writable
 from charlm.training.trainer import RESUME_MAY_CHANGE
 
 
@@ -26,6 +27,26 @@ def check_output(path):
     parent = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(parent):
         raise UsageError(f"{path}: directory {parent} does not exist")
+    check_writable(path)
+
+
+def physical_memory():
+    """Bytes of memory in the machine, or None when unknown."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_memory(nbytes, what="training this model"):
+    """Refuse settings that could never fit in memory, before anything is allocated
+    (an absurd --hidden or --batch-size would otherwise end in a MemoryError, or
+    worse, in swapping)."""
+    total = physical_memory()
+    if total and nbytes > 0.9 * total:
+        raise UsageError(f"{what} needs about {nbytes / 1e9:,.1f} GB of memory but this "
+                         f"machine has {total / 1e9:,.1f} GB; use smaller sizes (--hidden, "
+                         "--layers, --embed, --batch-size, --seq-len, -n)")
 
 
 def check_outputs(output, checkpoint):
