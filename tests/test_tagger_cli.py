@@ -214,3 +214,15 @@ def test_tag_uses_one_blas_thread_unless_told_otherwise():
     assert threads("--threads", "2", "tag") == "2"
     assert threads("train-tagger", "x.conllu") == "1"
     assert threads("train", "x.txt") == "None"
+
+
+def test_train_tagger_never_overwrites_another_runs_file(tmp_path, pos_tagger):
+    model, train = pos_tagger
+    out = tmp_path / "taken.npz"
+    out.write_bytes(model.read_bytes())
+    r = run("train-tagger", train, "-o", out, "--steps", "2", *SMALL, "--progress", "off")
+    assert r.exit_code == 2 and "--force" in r.stderr
+    assert out.read_bytes() == model.read_bytes()
+    r = run("train-tagger", train, "-o", out, "--steps", "2", *SMALL, "--progress", "off",
+            "--force")
+    assert r.exit_code == 0

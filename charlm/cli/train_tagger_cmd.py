@@ -27,6 +27,10 @@ DATA_FIELDS = ("format", "tag_column", "token_col", "tag_col", "tag_scheme", "mi
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
               help=f"Tagger file to write [default: ./{DEFAULT_TAGGER}]. It always holds "
                    "the best model so far.")
+@click.option("--force", is_flag=True,
+              help="Replace the tagger file or checkpoint even if another run wrote it "
+                   "(by default train-tagger refuses, so that a typo in -o never destroys "
+                   "a trained tagger).")
 @click.option("--resume", "resume_path", type=click.Path(dir_okay=False),
               shell_complete=complete_model,
               help="Continue the run saved in this checkpoint, exactly where it stopped.")
@@ -122,8 +126,8 @@ DATA_FIELDS = ("format", "tag_column", "token_col", "tag_col", "tag_scheme", "mi
 @click.option("--json", "as_json", is_flag=True,
               help="Print a JSON summary on stdout at the end.")
 @click.pass_context
-def train_tagger(ctx, train, dev, output, resume_path, checkpoint_path, progress, quiet,
-                 log_file, as_json, case_sensitive, **opts):
+def train_tagger(ctx, train, dev, output, force, resume_path, checkpoint_path, progress,
+                 quiet, log_file, as_json, case_sensitive, **opts):
     """Train a tagger (parts of speech, named entities) on a tagged file.
 
     TRAIN is a CoNLL-U file or a column file (token and tag columns, blank line
@@ -158,7 +162,8 @@ def train_tagger(ctx, train, dev, output, resume_path, checkpoint_path, progress
         if case_sensitive:
             explicit["lowercase"] = False
         run = session.resume(resume_path, overrides=explicit, train_path=train,
-                             dev_path=dev, output=output, command=command, log_file=log_file)
+                             dev_path=dev, output=output, command=command, log_file=log_file,
+                             force=force)
     else:
         if train is None:
             raise UsageError("give TRAIN, a tagged file (or --resume CHECKPOINT)")
@@ -168,6 +173,7 @@ def train_tagger(ctx, train, dev, output, resume_path, checkpoint_path, progress
         data = session.DataConfig(**{k: opts[k] for k in DATA_FIELDS})
         run = session.start(train, dev, train_cfg, data,
                             **{k: opts[k] for k in MODEL_FIELDS}, output=output,
-                            checkpoint=checkpoint_path, command=command, log_file=log_file)
+                            checkpoint=checkpoint_path, command=command, log_file=log_file,
+                            force=force)
     display = TaggerDisplay(console, progress, quiet, run, run.log_file)
     drive(ctx, run, display, as_json)

@@ -14,13 +14,15 @@ still give exactly the same ids.
 from __future__ import annotations
 
 import hashlib
+import os
+import secrets
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from charlm.errors import CorpusError, ModelFileError, UsageError
 from charlm.settings import Settings
-from charlm.store import tagfile
+from charlm.store import tagfile, validate
 from charlm.tagger.data import TagBatches, TagVocab
 from charlm.tagger.model import TaggerConfig, TaggerModel
 from charlm.tagger.tagging import make_decoder
@@ -122,16 +124,38 @@ def _load_data(train_path, dev_path, data, train_cfg, rng, vocab=None):
     return train, dev, vocab, scheme
 
 
+def resume_hint(path):
+    """The command that continues the tagger run that wrote ``path``, when its
+    checkpoint is there."""
+    try:
+        kind = validate.read_header(path).get("kind")
+    except ModelFileError:
+        return None
+    if kind not in tagfile.KINDS:
+        return None
+    ckpt = path if kind == "tagger-checkpoint" else checkpoint_path(str(path))
+    return f"charlm train-tagger --resume {ckpt}" if os.path.exists(ckpt) else None
+
+
+def _check_replace(output, checkpoint, run_id, force):
+    """Never overwrite a file another run wrote, unless ``force``: a typo in -o must
+    not destroy a trained model."""
+    validate.check_replace([(output, "tagger file"), (checkpoint, "checkpoint")], run_id,
+                           force, resume_hint)
+
+
 def start(train_path, dev_path, train_cfg, data, *, cell="lstm", hidden=128, layers=1,
           embed=100, char_embed=32, char_hidden=32, dropout=0.25, output=None,
-          checkpoint=None, command=None, log_file=None):
+          checkpoint=None, command=None, log_file=None, force=False):
     """Read the data and set up a fresh run; nothing is trained until its events are
-    iterated."""
+    iterated. ``force``: replace a tagger file or checkpoint that another run wrote."""
     if not 0.0 <= dropout < 1.0:
         raise UsageError("--dropout must be in [0, 1)")
     output = output or tagfile.DEFAULT_TAGGER
     checkpoint = checkpoint or checkpoint_path(output)
     check_outputs(output, checkpoint)
+    run_id = secrets.token_hex(8)
+    _check_replace(output, checkpoint, run_id, force)
     rng = np.random.default_rng(train_cfg.seed)
     train, dev, vocab, scheme = _load_data(train_path, dev_path, data, train_cfg, rng)
     config = TaggerConfig(len(vocab.words), len(vocab.chars), len(vocab.tags), cell=cell,
@@ -141,7 +165,7 @@ def start(train_path, dev_path, train_cfg, data, *, cell="lstm", hidden=128, lay
     model = TaggerModel.create(config, rng, dtype)
     run_info = {"train": train_path, "dev": dev_path, "data": data.to_dict(),
                 "output": output, "checkpoint": checkpoint, "command": command,
-                "log_file": log_file, "scheme": scheme}
+                "log_file": log_file, "scheme": scheme, "run_id": run_id}
     return _build(model, vocab, train, dev, scheme, data, train_cfg, rng, run_info)
 
 
@@ -164,7 +188,8 @@ def _build(model, vocab, train, dev, scheme, data, train_cfg, rng, run_info, sta
 
     def info(training):
         return dict(training, sources=sources, command=run_info["command"],
-                    resumed_with=run_info.get("resumed_with") or [])
+                    resumed_with=run_info.get("resumed_with") or [],
+                    run_id=run_info.get("run_id"))
 
     def save_model(training):
         tagfile.save(output, tagfile.TaggerBundle(model, vocab, tagging, kind="tagger",
@@ -195,7 +220,7 @@ def _build(model, vocab, train, dev, scheme, data, train_cfg, rng, run_info, sta
 
 
 def resume(path, overrides=None, train_path=None, dev_path=None, output=None,
-           command=None, log_file=None):
+           command=None, log_file=None, force=False):
     """Continue the run saved in the tagger checkpoint ``path`` exactly; settings in
     RESUME_MAY_CHANGE may be overridden, others are refused."""
     bundle = tagfile.load(path)
@@ -211,9 +236,19 @@ def resume(path, overrides=None, train_path=None, dev_path=None, output=None,
     fixed = dict(bundle.model.config.to_dict(), **data.to_dict())
     cfg_dict, changes = apply_overrides(cfg_dict, fixed, overrides)
     train_cfg = TrainConfig.from_dict(cfg_dict)
+    owned = set()
+    if run_info.get("run_id") is None:
+        # A checkpoint from before runs had ids: its own files are its run's.
+        run_info["run_id"] = secrets.token_hex(8)
+        owned = {os.path.abspath(run_info["output"]), os.path.abspath(run_info["checkpoint"])}
     if output is not None and output != run_info["output"]:
         changes.append(("output", run_info["output"], output))
         run_info["output"] = output
+    check_outputs(run_info["output"], run_info["checkpoint"])
+    validate.check_replace([(p, what) for p, what in ((run_info["output"], "tagger file"),
+                                                      (run_info["checkpoint"], "checkpoint"))
+                            if os.path.abspath(p) not in owned],
+                           run_info["run_id"], force, resume_hint)
     if train_path:
         run_info["train"] = train_path
     if dev_path:
