@@ -80,3 +80,10 @@ def test_token_f1_on_ewt_dev():
         hit += len(set(spans) & pred)
     f1 = 2 * hit / (gold_n + pred_n)
     assert f1 > 0.98
+
+
+def test_an_acronym_without_a_final_dot_keeps_its_last_letter():
+    assert tokenize("A.A") == [("A.A", 0, 3)]
+    assert tokenize("in the U.S") == [("in", 0, 2), ("the", 3, 6), ("U.S", 7, 10)]
+    assert tokenize("in the U.S.") == [("in", 0, 2), ("the", 3, 6), ("U.S", 7, 10),
+                                       (".", 10, 11)]

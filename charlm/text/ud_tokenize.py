@@ -79,7 +79,8 @@ def tokenize(line: str) -> list[tuple[str, int, int]]:
         kind = m.lastgroup
         if kind == "word":
             _split_word(line, start, end, out)
-        elif kind in _DOTTED and end - start > 2 and not line[end:].strip():
+        elif (kind in _DOTTED and end - start > 2 and line[end - 1] == "."
+              and not line[end:].strip()):
             # At the end of a sentence EWT writes the full stop apart: "etc .", "U.S.A ."
             out.append((line[start:end - 1], start, end - 1))
             out.append((".", end - 1, end))
