@@ -193,14 +193,23 @@ class Cell:
             return [(slice(0, 2 * H), c_prev), (slice(2 * H, 3 * H), rc)]
         return [(slice(0, self.width(H)), cache[0])]
 
-    def bias_init(self, H, dtype):
-        """b_a at initialisation: zero, except the LSTM forget gate at 1 so that the
-        cell starts by remembering (Jozefowicz et al., 2015)."""
-        b = np.zeros(self.width(H), dtype=dtype)
-        if self.name == "lstm":
-            f = self.gates.index("f")
-            b[f * H:(f + 1) * H] = 1.0
-        return b
+    def bias_init(self, H, dtype, rng=None):
+        """b_a at initialisation, (G*H,).
+
+        With ``rng``: the sum of two draws from U(±1/√H), every gate alike. That is
+        the distribution of PyTorch's b_ih + b_hh, and it measurably learns faster
+        per update than zero biases with the LSTM forget gate at 1 (Jozefowicz et
+        al., 2015): on character streams with windows of 64–128 steps, the forget
+        gate at 1 keeps the cell on the initial plateau longer (benchmarks/parity.py:
+        +0.1 nats after 200 updates), and random biases give the units of a
+        one-hot-fed layer distinct starting points. Without ``rng``: zeros.
+        """
+        G = len(self.gates)
+        if rng is None:
+            return np.zeros(G * H, dtype=dtype)
+        s = 1.0 / np.sqrt(H)
+        b = rng.uniform(-s, s, size=G * H) + rng.uniform(-s, s, size=G * H)
+        return b.astype(dtype)
 
 
 CELLS = {
