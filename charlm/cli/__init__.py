@@ -27,12 +27,25 @@ def _threads_from_argv(argv):
     return None
 
 
+# BLAS threads when neither --threads, CHARLM_THREADS nor a BLAS variable says
+# otherwise. Measured on a shared 2-core machine (benchmarks/threads.py, 2×256
+# LSTM): with other processes running, 2 OpenBLAS threads made training 20-25x,
+# scoring 11-12x and sampling 5-14x slower than 1, because every product waits for
+# the thread whose core is taken. Two threads can only win on an idle machine, and
+# there by at most 2x; one thread never collapses.
+DEFAULT_THREADS = "1"
+
+
 def set_thread_env(argv):
-    """Export the thread count for NumPy's BLAS, if one was asked for."""
+    """Export the thread count for NumPy's BLAS: --threads, else CHARLM_THREADS, else
+    DEFAULT_THREADS unless a BLAS thread variable is already set."""
     value = _threads_from_argv(argv) or os.environ.get("CHARLM_THREADS")
     if value and value.isdigit() and int(value) > 0:
         for var in THREAD_VARS:
             os.environ[var] = value
+    elif not any(os.environ.get(var) for var in THREAD_VARS):
+        for var in THREAD_VARS:
+            os.environ[var] = DEFAULT_THREADS
 
 
 def main(argv=None):
