@@ -18,7 +18,9 @@ memory of a charlm training step (tracemalloc), achieved GFLOP/s of the matrix
 products against a measured float32 matrix-product ceiling, and the BLAS library and
 thread count in use (threadpoolctl, when installed). Both sides use ``--threads``
 threads (default 1). The load average is recorded with every measurement: on a
-shared machine only the ratios mean much.
+shared machine only the ratios mean much. "ratio" is charlm/PyTorch speed by wall
+clock; "(cpu)" the same by CPU time of the process, which other processes disturb
+far less (meaningful with one thread); GFLOP/s are per CPU second, like the ceiling.
 """
 
 from __future__ import annotations
@@ -73,11 +75,12 @@ def limit_threads(n):
 
 
 def matmul_ceiling(size=1024, repeats=5):
-    """Best float32 GFLOP/s of a square product: the most the products can reach."""
+    """Best float32 GFLOP/s of a square product, per CPU second of this process (with
+    one thread, what the products can reach however busy the machine is)."""
     a = np.random.default_rng(0).random((size, size), dtype=np.float32)
     c = np.empty_like(a)
     np.matmul(a, a, out=c)
-    best = min(_time(lambda: np.matmul(a, a, out=c)) for _ in range(repeats))
+    best = min(_cpu(lambda: np.matmul(a, a, out=c)) for _ in range(repeats))
     return 2 * size ** 3 / best / 1e9
 
 
@@ -85,6 +88,19 @@ def _time(fn):
     t0 = time.perf_counter()
     fn()
     return time.perf_counter() - t0
+
+
+def _cpu(fn):
+    t0 = time.process_time()
+    fn()
+    return time.process_time() - t0
+
+
+def _both(fn):
+    """(wall seconds, CPU seconds of this process) of one call."""
+    w0, c0 = time.perf_counter(), time.process_time()
+    fn()
+    return time.perf_counter() - w0, time.process_time() - c0
 
 
 def train_flops(cell, H, L, N, T):
@@ -175,21 +191,27 @@ def bench_training(configs, repeats, torch, log):
         for fn in fns.values():            # warm-up: allocator, BLAS buffers, caches
             fn()
         times = {name: [] for name in fns}
+        cpu = {name: [] for name in fns}
         loads = []
         for _ in range(repeats):
             for name, fn in fns.items():
-                times[name].append(_time(lambda: [fn() for _ in range(k)]) / k)
+                wall, used = _both(lambda: [fn() for _ in range(k)])
+                times[name].append(wall / k)
+                cpu[name].append(used / k)
             loads.append(load_average())
         tokens = N * T
         row = {"cell": cell, "hidden": H, "layers": L, "batch": N, "window": T,
                "steps_per_repeat": k, "repeats": repeats,
                "charlm_tok_s": tokens / median(times["charlm"]),
-               "charlm_gflop_s": train_flops(cell, H, L, N, T) / median(times["charlm"]) / 1e9,
+               "charlm_tok_cpu_s": tokens / median(cpu["charlm"]),
+               # per CPU second, comparable with the ceiling whatever the load
+               "charlm_gflop_s": train_flops(cell, H, L, N, T) / median(cpu["charlm"]) / 1e9,
                "load": [round(x, 2) for x in loads]}
         if "torch" in times:
             ratios = [t / c for c, t in zip(times["charlm"], times["torch"])]
+            ratios_cpu = [t / c for c, t in zip(cpu["charlm"], cpu["torch"])]
             row.update(torch_tok_s=tokens / median(times["torch"]), ratio=median(ratios),
-                       ratios=[round(r, 3) for r in ratios])
+                       ratios=[round(r, 3) for r in ratios], ratio_cpu=median(ratios_cpu))
         row["peak_mb"] = charlm_peak_memory(cell, H, L, N, T) / 2 ** 20
         rows.append(row)
         log(row)
@@ -260,7 +282,8 @@ def _alternate(fns, repeats, tokens):
 def fmt_row(r, ceiling):
     s = (f"{r['cell']:<5}{r['hidden']:>5}{r['layers']:>3}{r['batch']:>4}{r['window']:>5}"
          f"{r['charlm_tok_s']:>10.0f}")
-    s += f"{r['torch_tok_s']:>10.0f}{r['ratio']:>7.2f}" if "ratio" in r else f"{'-':>10}{'-':>7}"
+    s += (f"{r['torch_tok_s']:>10.0f}{r['ratio']:>7.2f}{r['ratio_cpu']:>7.2f}" if "ratio" in r
+          else f"{'-':>10}{'-':>7}{'-':>7}")
     s += (f"{r['charlm_gflop_s']:>8.1f}{100 * r['charlm_gflop_s'] / ceiling:>6.0f}%"
           f"{r['peak_mb']:>8.1f}  {max(r['load']):.1f}")
     return s
@@ -296,10 +319,11 @@ def main(argv=None):
     blas = next((b for b in info["blas"] if b.get("user_api") == "blas"), {})
     print(f"# numpy {np.__version__} ({blas.get('internal_api')} {blas.get('version')}, "
           f"{blas.get('num_threads')} threads), torch {info['torch']}, "
-          f"{args.threads} thread(s) each side, float32 matmul ceiling {ceiling:.1f} GFLOP/s, "
+          f"{args.threads} thread(s) each side, float32 matmul ceiling {ceiling:.1f} GFLOP/s "
+          f"per CPU second, "
           f"load {info['load_at_start']:.2f}")
     print(f"{'cell':<5}{'H':>5}{'L':>3}{'N':>4}{'T':>5}{'charlm/s':>10}{'torch/s':>10}"
-          f"{'ratio':>7}{'GFLOP/s':>8}{'ceil':>7}{'peakMB':>8}  load")
+          f"{'ratio':>7}{'(cpu)':>7}{'GFLOP/s':>8}{'ceil':>7}{'peakMB':>8}  load")
 
     def log(row):
         print(fmt_row(row, ceiling), flush=True)

@@ -60,9 +60,9 @@ VOCAB_FIELDS = ("min_count", "max_vocab", "encoding_errors")
               help="Steps of truncated backpropagation through time (T).")
 @click.option("--batch-size", type=click.IntRange(1), default=32, show_default=True,
               help="Sequences trained in parallel (N).")
-@click.option("--lr", type=click.FloatRange(0, min_open=True), default=2e-3,
+@click.option("--lr", type=click.FloatRange(0, min_open=True), default=TrainConfig.lr,
               show_default=True, help="Learning rate.")
-@click.option("--lr-schedule", type=click.Choice(SCHEDULES), default="constant",
+@click.option("--lr-schedule", type=click.Choice(SCHEDULES), default=TrainConfig.lr_schedule,
               show_default=True,
               help="constant; step: multiply by --lr-decay every --lr-decay-every epochs; "
                    "cosine: down to --min-lr when training ends.")
