@@ -28,11 +28,12 @@ def _threads_from_argv(argv):
 
 
 # BLAS threads when neither --threads, CHARLM_THREADS nor a BLAS variable says
-# otherwise. Measured on a shared 2-core machine (benchmarks/threads.py, 2×256
-# LSTM): with other processes running, 2 OpenBLAS threads made training 20-25x,
-# scoring 11-12x and sampling 5-14x slower than 1, because every product waits for
-# the thread whose core is taken. Two threads can only win on an idle machine, and
-# there by at most 2x; one thread never collapses.
+# otherwise. Measured on a 2-core machine (benchmarks/threads.py, 2×256 LSTM,
+# 1 vs 2 OpenBLAS threads alternating in one process): idle, 2 threads were
+# 1.4x faster for training, scoring and sampling; with one other process busy on
+# a core, 1.5-2x slower; on a machine loaded by several others (load average 7),
+# 5-25x slower, because every product waits for the thread whose core is taken.
+# One thread gives up at most 1.4x and never collapses.
 DEFAULT_THREADS = "1"
 
 

@@ -42,9 +42,9 @@ def quiet_stdout():
                                                 "max_content_width": 100})
 @click.version_option(__version__, "-V", "--version", prog_name="charlm")
 @click.option("--threads", type=click.IntRange(1), envvar="CHARLM_THREADS",
-              help="Threads for NumPy's matrix products (env CHARLM_THREADS). Default: 1, "
-                   "measured fastest on a shared 2-core machine (2 threads were 10-25x "
-                   "slower when another process held a core); a BLAS variable such as "
+              help="Threads for NumPy's matrix products (env CHARLM_THREADS). Default: 1: "
+                   "on 2 cores, 2 threads were 1.4x faster when idle but 1.5-25x slower "
+                   "when other processes were busy; a BLAS variable such as "
                    "OPENBLAS_NUM_THREADS, if set, is kept. Give it before the subcommand.")
 def cli(threads):
     """Train and use recurrent language models (RNN, GRU, LSTM) from the shell.
