@@ -13,8 +13,20 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import numpy as np  # noqa: E402
 
 HERE = pathlib.Path(__file__).resolve().parent
-SHARED = pathlib.Path(os.environ.get("CHARLM_SHARED_CORPORA",
-                                     HERE.parent.parent / "shared" / "corpora"))
+
+
+def _shared_corpora():
+    """$CHARLM_SHARED_CORPORA, else the first ``shared/corpora`` beside the repository
+    or one of its parents (a git worktree may sit a level deeper)."""
+    if os.environ.get("CHARLM_SHARED_CORPORA"):
+        return pathlib.Path(os.environ["CHARLM_SHARED_CORPORA"])
+    for parent in HERE.parents:
+        if (parent / "shared" / "corpora").is_dir():
+            return parent / "shared" / "corpora"
+    return HERE.parent.parent / "shared" / "corpora"
+
+
+SHARED = _shared_corpora()
 
 
 def load_average():

@@ -160,6 +160,22 @@ def test_threads_option_sets_blas_env():
     assert out.strip() == "1"
 
 
+@pytest.mark.parametrize("preset, expected", [(None, "1"), ("2", "2")])
+def test_one_blas_thread_by_default_unless_the_environment_says(preset, expected):
+    code = ("import os, sys; from charlm.cli import set_thread_env; "
+            "set_thread_env(sys.argv[1:]); print(os.environ.get('OPENBLAS_NUM_THREADS'), "
+            "os.environ.get('OMP_NUM_THREADS'))")
+    env = dict(os.environ)
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "CHARLM_THREADS"):
+        env.pop(var, None)
+    if preset:
+        env["OPENBLAS_NUM_THREADS"] = preset
+    out = subprocess.run([sys.executable, "-c", code, "train"],
+                         capture_output=True, text=True, env=env).stdout.split()
+    assert out[0] == expected
+    assert out[1] == ("1" if preset is None else "None")
+
+
 def _man_text(name=""):
     import pathlib
 

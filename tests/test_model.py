@@ -21,6 +21,27 @@ def test_initial_loss_is_about_log_v(cell, rng):
     assert abs(loss - math.log(V)) < 0.05 * math.log(V)
 
 
+def test_initial_scales(rng):
+    """Id-indexed tables N(0, 1); dense weights U(±1/√H); b_a the sum of two U(±1/√H)
+    draws, random for every gate (no forget-gate offset); b_y zero."""
+    H, V = 64, 40
+    for embed in (0, 16):
+        cfg = ModelConfig(vocab_size=V, cell="lstm", hidden=H, layers=2, embed=embed)
+        p = LanguageModel.create(cfg, rng).params
+        table = p["W_ex"] if embed else p["layer1.W_ax"]
+        assert not table[:, 0].any()                     # the EOS column
+        assert 0.9 < table[:, 1:].std() < 1.1
+        for name in ("layer1.W_aa", "layer2.W_ax", "W_ya") + (("layer1.W_ax",) if embed else ()):
+            assert np.abs(p[name]).max() <= 1 / math.sqrt(H)
+            assert p[name].std() > 0.5 / math.sqrt(3 * H)
+        for layer in (1, 2):
+            b = p[f"layer{layer}.b_a"].reshape(4, H)     # gates u, f, o, c
+            assert np.abs(b).max() <= 2 / math.sqrt(H)
+            assert np.allclose(b.mean(axis=1), 0, atol=0.1)
+            assert (b.std(axis=1) > 0.5 / math.sqrt(H)).all()
+        assert not p["b_y"].any()
+
+
 def test_float32_by_default_and_float64_on_request(rng):
     cfg = ModelConfig(vocab_size=9, hidden=4)
     assert LanguageModel.create(cfg, rng).dtype == np.float32

@@ -169,15 +169,18 @@ def _words(command):
         return command.split()
 
 
-def _prepare(command, cwd):
+def _prepare(command, cwd, made=()):
     """Link the data files the command reads into cwd; skip when one is missing or a
-    command is not part of charlm yet."""
+    command is not part of charlm yet. ``made``: files that earlier commands of the
+    block write (with ``>``), which need no source."""
     words = _words(command)
     for i, w in enumerate(words):
         if w == "charlm" and i + 1 < len(words) and not words[i + 1].startswith("-") \
                 and words[i + 1] not in cli.commands and words[i + 1] != "|":
             pytest.skip(f"charlm {words[i + 1]} does not exist yet")
     for i, w in enumerate(words):
+        if w in made or (i > 0 and words[i - 1] == ">"):
+            continue
         if DATA_FILE.match(w) and not (cwd / w).exists():
             source = _shared(w)
             if source is None:
@@ -257,8 +260,11 @@ def test_readme_block(block, workdir):
     else:
         steps = console_commands(block.text)
     assert steps, f"{block.id} holds no command"
+    made = set()
     for command, _ in steps:                       # skip before running any of them
-        _prepare(_reduced(block, command), workdir)
+        _prepare(_reduced(block, command), workdir, made)
+        words = _words(command)
+        made.update(w for i, w in enumerate(words) if i > 0 and words[i - 1] == ">")
     for command, expected in steps:
         reduced = _reduced(block, command)
         _needs_models(reduced, workdir)

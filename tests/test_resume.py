@@ -22,6 +22,10 @@ def losses_of(events):
 
 
 def fresh(tmp_path, steps, dtype, split="lines", **kw):
+    # These runs are resumed with a larger --steps: a constant rate is the schedule
+    # that does not depend on the stop condition, so the two runs must agree.
+    kw.setdefault("lr_schedule", "constant")
+    kw.setdefault("lr", 2e-3)
     cfg = TrainConfig(steps=steps, eval_every=4, batch_size=4, seq_len=7, dtype=dtype,
                       seed=5, **kw)
     return session.start([corpus(tmp_path)], TextConfig(split=split), cfg, hidden=9, layers=2,

@@ -77,7 +77,7 @@ def test_resume_from_cli_and_refusals(tmp_path, corpus):
     run("train", corpus, "-o", out, "--steps", "5", "--hidden", "8", "--progress", "off")
     r = run("train", "--resume", ckpt, "--steps", "9", "--lr", "0.001", "--progress", "off")
     assert r.exit_code == 0
-    assert "resuming" in r.stderr and "changed lr: 0.002 → 0.001" in r.stderr
+    assert "resuming" in r.stderr and "changed lr: 0.008 → 0.001" in r.stderr
     assert modelfile.load(ckpt).training["resume"]["state"]["step"] == 9
     bad = CliRunner().invoke(cli, ["train", "--resume", str(ckpt), "--hidden", "16",
                                    "--steps", "20"])

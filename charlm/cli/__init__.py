@@ -27,36 +27,26 @@ def _threads_from_argv(argv):
     return None
 
 
-# Commands whose matrix products are too small to gain from a second BLAS thread,
-# and lose several times over to it when another process holds a core (on this
-# project's 2-core machine, load 2: `charlm tag` 28,700 tokens/s with one thread and
-# 11,000 with two; `charlm train-tagger` 9,000 and 1,700). They use one thread unless
-# --threads or the environment says otherwise.
-ONE_THREAD_COMMANDS = ("tag", "evaluate", "train-tagger")
-
-
-def _subcommand(argv):
-    skip = False
-    for arg in argv:
-        if skip:
-            skip = False
-        elif arg == "--threads":
-            skip = True
-        elif not arg.startswith("-"):
-            return arg
-    return None
+# BLAS threads when neither --threads, CHARLM_THREADS nor a BLAS variable says
+# otherwise. Measured on a 2-core machine (benchmarks/threads.py, 2×256 LSTM,
+# 1 vs 2 OpenBLAS threads alternating in one process): idle, 2 threads were
+# 1.4x faster for training, scoring and sampling; with one other process busy on
+# a core, 1.5-2x slower; on a machine loaded by several others (load average 7),
+# 5-25x slower, because every product waits for the thread whose core is taken.
+# One thread gives up at most 1.4x and never collapses.
+DEFAULT_THREADS = "1"
 
 
 def set_thread_env(argv):
-    """Export the thread count for NumPy's BLAS, if one was asked for (one thread for
-    ONE_THREAD_COMMANDS when nothing says otherwise)."""
+    """Export the thread count for NumPy's BLAS: --threads, else CHARLM_THREADS, else
+    DEFAULT_THREADS unless a BLAS thread variable is already set."""
     value = _threads_from_argv(argv) or os.environ.get("CHARLM_THREADS")
-    if (not value and _subcommand(argv) in ONE_THREAD_COMMANDS
-            and not any(os.environ.get(var) for var in THREAD_VARS)):
-        value = "1"
     if value and value.isdigit() and int(value) > 0:
         for var in THREAD_VARS:
             os.environ[var] = value
+    elif not any(os.environ.get(var) for var in THREAD_VARS):
+        for var in THREAD_VARS:
+            os.environ[var] = DEFAULT_THREADS
 
 
 def main(argv=None):
@@ -64,10 +54,6 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     invoked_args = argv
     set_thread_env(argv)
-    try:
-        from charlm.cli.app import cli
+    from charlm.cli.app import cli
 
-        cli.main(args=argv, prog_name="charlm")
-    except KeyboardInterrupt:          # Ctrl-C before a command started (while importing)
-        sys.stderr.write("charlm: interrupted\n")
-        sys.exit(130)
+    cli.main(args=argv, prog_name="charlm")

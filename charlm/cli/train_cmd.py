@@ -12,7 +12,7 @@ from charlm.cli.common import (Duration, FiniteRange, ReadingProgress, err_conso
                                live_display, progress_option, read_stdin_corpus, text_options)
 from charlm.cli.completion import complete_corpus, complete_model
 from charlm.store import DEFAULT_MODEL, MODEL_ENV
-from charlm.training.schedule import SCHEDULES
+from charlm.training.schedule import DEFAULT_LR, DEFAULT_SCHEDULE, SCHEDULES
 
 # Exit statuses after a signal, as shells report them (128 + signal number).
 EXIT_INTERRUPTED = 130
@@ -65,9 +65,9 @@ VOCAB_FIELDS = ("min_count", "max_vocab", "encoding_errors")
               help="Steps of truncated backpropagation through time (T).")
 @click.option("--batch-size", type=click.IntRange(1), default=32, show_default=True,
               help="Sequences trained in parallel (N).")
-@click.option("--lr", type=FiniteRange(0, min_open=True), default=2e-3,
+@click.option("--lr", type=FiniteRange(0, min_open=True), default=DEFAULT_LR,
               show_default=True, help="Learning rate.")
-@click.option("--lr-schedule", type=click.Choice(SCHEDULES), default="constant",
+@click.option("--lr-schedule", type=click.Choice(SCHEDULES), default=DEFAULT_SCHEDULE,
               show_default=True,
               help="constant; step: multiply by --lr-decay every --lr-decay-every epochs; "
                    "cosine: down to --min-lr when training ends.")

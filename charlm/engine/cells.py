@@ -37,7 +37,7 @@ LSTM::
 Step functions::
 
     step_forward(xp, state, W_aa) -> (state, cache)
-    step_backward(dstate, cache) -> (dz, dstate_prev)
+    step_backward(dstate, cache, out=None) -> (dz, dstate_prev)   (dz written to out if given)
 
 Vectors are columns, one per sequence: ``state`` is a tuple of (H, N) arrays, ``(a,)``
 for RNN and GRU, ``(a, c)`` for LSTM; ``state[0]`` is the cell's output a⟨t⟩. ``xp`` and
@@ -81,10 +81,13 @@ def rnn_step_forward(xp, state, W_aa):
     return (a,), (a_prev, a, W_aa)
 
 
-def rnn_step_backward(dstate, cache):
+def rnn_step_backward(dstate, cache, out=None):
+    """``out``: optional (H, N) array to write dz into (the layer's row of dZ)."""
     (da,) = dstate
     a_prev, a, W_aa = cache
-    dz = da * (1.0 - a * a)                              # tanh' = 1 - a²
+    dz = np.multiply(a, a, out=out)
+    np.subtract(1.0, dz, out=dz)                         # tanh' = 1 - a²
+    dz *= da
     return dz, (W_aa.T @ dz,)
 
 
@@ -108,20 +111,33 @@ def gru_step_forward(xp, state, W_aa):
     return (c,), (c_prev, g, rc, c_tilde, W_aa)
 
 
-def gru_step_backward(dstate, cache):
+def gru_step_backward(dstate, cache, out=None):
+    """``out``: optional (3H, N) array to write dz into (the layer's row of dZ)."""
     (dc,) = dstate
     c_prev, g, rc, c_tilde, W_aa = cache
     H = c_prev.shape[0]
     g_u, g_r = g[:H], g[H:]
-    dz = np.empty((3 * H, dc.shape[1]), dtype=dc.dtype)
+    dz = np.empty((3 * H, dc.shape[1]), dtype=dc.dtype) if out is None else out
     dz_c = dz[2 * H:]
-    np.multiply(dc * g_u, 1.0 - c_tilde * c_tilde, out=dz_c)     # through tanh
+    tanh_d = np.multiply(c_tilde, c_tilde)
+    np.subtract(1.0, tanh_d, out=tanh_d)                         # tanh' = 1 - c̃²
+    np.multiply(dc, g_u, out=dz_c)
+    dz_c *= tanh_d
     drc = W_aa[2 * H:].T @ dz_c                                  # d(Γ_r * c⟨t-1⟩)
-    dz[:H] = dc * (c_tilde - c_prev) * g_u * (1.0 - g_u)         # through σ
-    dz[H:2 * H] = drc * c_prev * g_r * (1.0 - g_r)
-    dc_prev = dc * (1.0 - g_u)
-    dc_prev += drc * g_r
-    dc_prev += W_aa[:2 * H].T @ dz[:2 * H]
+    # σ' = Γ - Γ² for both gates at once.
+    sig_d = np.multiply(g, g)
+    np.subtract(g, sig_d, out=sig_d)
+    dz_u, dz_r = dz[:H], dz[H:2 * H]
+    np.subtract(c_tilde, c_prev, out=dz_u)
+    dz_u *= dc
+    dz_u *= sig_d[:H]
+    np.multiply(drc, c_prev, out=dz_r)
+    dz_r *= sig_d[H:]
+    dc_prev = W_aa[:2 * H].T @ dz[:2 * H]
+    drc *= g_r
+    dc_prev += drc
+    dc_prev += dc                                                # dc (1 - Γ_u)
+    dc_prev -= np.multiply(dc, g_u, out=sig_d[:H])               # (σ' no longer needed)
     return dz, (dc_prev,)
 
 
@@ -151,18 +167,35 @@ def lstm_step_forward(xp, state, W_aa):
     return (a, c), (a_prev, c_prev, z, tanh_c, W_aa)
 
 
-def lstm_step_backward(dstate, cache):
-    da, dc = dstate
+def lstm_step_backward(dstate, cache, out=None):
+    """``out``: optional (4H, N) array to write dz into (the layer's row of dZ)."""
+    da, dc_next = dstate
     a_prev, c_prev, z, tanh_c, W_aa = cache
     H = a_prev.shape[0]
     g_u, g_f, g_o, c_tilde = z[:H], z[H:2 * H], z[2 * H:3 * H], z[3 * H:]
-    dc = dc + da * g_o * (1.0 - tanh_c * tanh_c)         # a = Γ_o tanh(c)
-    dz = np.empty_like(z)                                # (4H, N)
-    dz[:H] = dc * c_tilde * g_u * (1.0 - g_u)
-    dz[H:2 * H] = dc * c_prev * g_f * (1.0 - g_f)
-    dz[2 * H:3 * H] = da * tanh_c * g_o * (1.0 - g_o)
-    dz[3 * H:] = dc * g_u * (1.0 - c_tilde * c_tilde)
-    return dz, (W_aa.T @ dz, dc * g_f)
+    dz = np.empty_like(z) if out is None else out        # (4H, N)
+    # The activations' derivatives from their outputs, all four blocks in three
+    # passes: σ' = Γ - Γ² for the gates, tanh' = 1 - c̃² for the candidate.
+    np.multiply(z, z, out=dz)
+    np.subtract(z[:3 * H], dz[:3 * H], out=dz[:3 * H])
+    np.subtract(1.0, dz[3 * H:], out=dz[3 * H:])
+    # dc⟨t⟩ = dc from step t+1 + da Γ_o tanh'(c⟨t⟩), since a = Γ_o tanh(c).
+    dc = np.multiply(tanh_c, tanh_c)
+    np.subtract(1.0, dc, out=dc)
+    dc *= g_o
+    dc *= da
+    dc += dc_next
+    dz[:H] *= c_tilde                                    # c = Γ_u c̃ + Γ_f c⟨t-1⟩
+    dz[:H] *= dc
+    dz[H:2 * H] *= c_prev
+    dz[H:2 * H] *= dc
+    dz[2 * H:3 * H] *= tanh_c
+    dz[2 * H:3 * H] *= da
+    dz[3 * H:] *= g_u
+    dz[3 * H:] *= dc
+    da_prev = W_aa.T @ dz
+    dc *= g_f                                            # dc⟨t-1⟩
+    return dz, (da_prev, dc)
 
 
 # --- the registry ------------------------------------------------------------------------
@@ -193,14 +226,23 @@ class Cell:
             return [(slice(0, 2 * H), c_prev), (slice(2 * H, 3 * H), rc)]
         return [(slice(0, self.width(H)), cache[0])]
 
-    def bias_init(self, H, dtype):
-        """b_a at initialisation: zero, except the LSTM forget gate at 1 so that the
-        cell starts by remembering (Jozefowicz et al., 2015)."""
-        b = np.zeros(self.width(H), dtype=dtype)
-        if self.name == "lstm":
-            f = self.gates.index("f")
-            b[f * H:(f + 1) * H] = 1.0
-        return b
+    def bias_init(self, H, dtype, rng=None):
+        """b_a at initialisation, (G*H,).
+
+        With ``rng``: the sum of two draws from U(±1/√H), every gate alike. That is
+        the distribution of PyTorch's b_ih + b_hh, and it measurably learns faster
+        per update than zero biases with the LSTM forget gate at 1 (Jozefowicz et
+        al., 2015): on character streams with windows of 64–128 steps, the forget
+        gate at 1 keeps the cell on the initial plateau longer (benchmarks/parity.py:
+        +0.1 nats after 200 updates), and random biases give the units of a
+        one-hot-fed layer distinct starting points. Without ``rng``: zeros.
+        """
+        G = len(self.gates)
+        if rng is None:
+            return np.zeros(G * H, dtype=dtype)
+        s = 1.0 / np.sqrt(H)
+        b = rng.uniform(-s, s, size=G * H) + rng.uniform(-s, s, size=G * H)
+        return b.astype(dtype)
 
 
 CELLS = {

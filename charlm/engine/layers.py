@@ -29,6 +29,14 @@ def _apply_keep(state, keep_t):
     return tuple(s * keep_t for s in state)
 
 
+def _resets(keep, T):
+    """Per step: does any row start afresh there? Most windows have no reset, and
+    multiplying the state by ones would cost a pass over it every step."""
+    if keep is None:
+        return [False] * T
+    return (keep == 0).any(axis=1).tolist()
+
+
 def recurrent_forward(cell, xp, W_aa, state0, keep=None):
     """Run ``cell`` over a window.
 
@@ -45,10 +53,11 @@ def recurrent_forward(cell, xp, W_aa, state0, keep=None):
     T, _, N = xp.shape
     H = W_aa.shape[1]
     A = np.empty((T, H, N), dtype=xp.dtype)              # (T, H, N)
+    resets = _resets(keep, T)
     caches = []
     state = state0
     for t in range(T):
-        if keep is not None:
+        if resets[t]:
             state = _apply_keep(state, keep[t])
         state, cache = cell.step_forward(xp[t], state, W_aa)
         A[t] = state[0]
@@ -76,12 +85,13 @@ def recurrent_backward(dA, cache, dstate_T=None):
         dstate = tuple(np.zeros((H, N), dtype=dtype) for _ in range(cell.n_states))
     else:
         dstate = tuple(dstate_T)
+    resets = _resets(keep, T)
     for t in range(T - 1, -1, -1):
         # a⟨t⟩ feeds both the layer above (dA) and step t+1 (dstate[0]): add them.
         dstate = (dstate[0] + dA[t],) + dstate[1:]
-        dz, dstate = cell.step_backward(dstate, caches[t])
-        dZ[t] = dz
-        if keep is not None:
+        # The cell writes dz⟨t⟩ straight into its row of dZ.
+        _, dstate = cell.step_backward(dstate, caches[t], out=dZ[t])
+        if resets[t]:
             dstate = _apply_keep(dstate, keep[t])
     dW_aa = np.zeros((GH, H), dtype=dtype)
     blocks = [cell.weight_inputs(c, H) for c in caches]

@@ -77,17 +77,22 @@ def lookup_backward(dout, cache):
     """
     ids, keep, shape = cache
     D, V = shape
+    T, _, N = dout.shape
     flat = ids.reshape(-1)                                           # (T*N,)
-    dcols = dout.transpose(0, 2, 1).reshape(-1, D)                   # (T*N, D)
-    if keep is not None:
-        used = keep.reshape(-1) != 0
-        dcols, flat = dcols[used], flat[used]
+    # (D, T*N), the columns in the order of ``flat``: free when dout is the (T, D, N)
+    # view of a (D, T, N) array, as the recurrent layers return their gradients.
+    dcolsT = dout.transpose(1, 0, 2).reshape(D, T * N)
+    weight = None if keep is None else keep.reshape(-1)             # 0: x⟨1⟩ = 0, unused
     if V <= _ONE_HOT_MAX_V:
         # Small vocabularies: Σ_t dout⟨t⟩ x⟨t⟩ᵀ as the product with the one-hot
         # matrix itself, which BLAS does ~10x faster than scattered adds.
         onehot = np.zeros((len(flat), V), dtype=dout.dtype)
-        onehot[np.arange(len(flat)), flat] = 1.0
-        return dcols.T @ onehot                                      # (D, V)
+        onehot[np.arange(len(flat)), flat] = 1.0 if weight is None else weight
+        return dcolsT @ onehot                                       # (D, V)
+    dcols = dcolsT.T
+    if weight is not None:
+        used = weight != 0
+        dcols, flat = dcols[used], flat[used]
     dWT = np.zeros((V, D), dtype=dout.dtype)
     np.add.at(dWT, flat, dcols)
     return np.ascontiguousarray(dWT.T)                               # (D, V)
