@@ -213,7 +213,8 @@ def test_tag_uses_one_blas_thread_unless_told_otherwise():
     assert threads("tag", "-m", "x.npz") == "1"
     assert threads("--threads", "2", "tag") == "2"
     assert threads("train-tagger", "x.conllu") == "1"
-    assert threads("train", "x.txt") == "None"
+    assert threads("evaluate", "x.conllu") == "1"
+    assert threads("--threads", "2", "train-tagger", "x.conllu") == "2"
 
 
 def test_train_tagger_never_overwrites_another_runs_file(tmp_path, pos_tagger):
