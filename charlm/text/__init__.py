@@ -6,7 +6,10 @@
 * :mod:`~charlm.text.corpus`: corpus → type-id stream → vocabulary → BPTT batches;
 * :mod:`~charlm.text.cache`: the token cache (``.charlm-cache/``);
 * :mod:`~charlm.text.report`: ``charlm tokenize``'s report and saved vocabularies;
-* :mod:`~charlm.text.bundled`: the corpora that ship in the wheel.
+* :mod:`~charlm.text.bundled`: the corpora that ship in the wheel;
+* :mod:`~charlm.text.conll`: tagged sentences: CoNLL-U and column files, raw lines;
+* :mod:`~charlm.text.schemes`: entity tag schemes (IO, IOB1, IOB2, BIOES) and spans;
+* :mod:`~charlm.text.ud_tokenize`: raw English text split as UD English EWT is.
 """
 
 # The text options' choices, here rather than in tokens.py so that the command line
