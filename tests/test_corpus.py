@@ -164,3 +164,17 @@ def test_oddities_are_found_with_their_place():
 def test_strict_decoding_names_file_line_and_offset():
     with pytest.raises(CorpusError, match=r"f: invalid UTF-8 at line 3, byte offset 8"):
         list(read_chunks(Source("f", data=b"ab\ncd\nef\xffgh\n")))
+
+
+def test_bundled_corpora_found_in_a_source_checkout_without_the_data_package(monkeypatch):
+    """Running from a checkout whose charlm/ shadows the installed wheel: the data
+    package charlm.corpora is not importable, and the top-level corpora/ is used."""
+    from charlm.text import bundled
+
+    def missing(name):
+        raise ModuleNotFoundError(name)
+
+    monkeypatch.setattr(bundled.resources, "files", missing)
+    root = bundled._root()
+    assert (root / "index.json").is_file()
+    assert root.name == "corpora"

@@ -25,7 +25,7 @@ def _root():
             return root
     except ModuleNotFoundError:
         pass
-    source = pathlib.Path(__file__).resolve().parent.parent / "corpora"
+    source = pathlib.Path(__file__).resolve().parents[2] / "corpora"
     if (source / "index.json").is_file():
         return source
     raise CorpusError("the bundled corpora are missing from this installation; "
