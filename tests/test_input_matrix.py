@@ -55,6 +55,10 @@ COMMANDS = {
     "score": lambda p, out, m: ["score", "-m", m, p, "--summary-only"],
     "generate": lambda p, out, m: ["generate", "-m", p, "-n", "1", "--seed", "1"],
     "info": lambda p, out, m: ["info", p],
+    "train-tagger": lambda p, out, m: ["train-tagger", p, "-o", out / "t.npz", "--steps", "2",
+                                       "--hidden", "4", "--progress", "off"],
+    "tag": lambda p, out, m: ["tag", p, "--format", "inline"],      # the bundled tagger
+    "evaluate": lambda p, out, m: ["evaluate", p],                  # the bundled tagger
 }
 
 OK = (0, None)
@@ -105,6 +109,42 @@ MATRIX = {
     "one_character": {"train": OK, "tokenize": (0, "vocab +3 tokens"), "score": OK,
                       "generate": NOT_A_MODEL, "info": NOT_A_MODEL},
 }
+
+
+# The tagger's commands read tagged files (CoNLL-U or columns): plain text is refused
+# as not tagged, saying how to give the format; `tag` reads raw text, one sentence a
+# line, and tags it with the bundled tagger.
+NOT_TAGGED = (1, r"cannot tell whether this is CoNLL-U or a column file .*--format")
+NO_TOKENS = (1, "no token lines to tell the format from")
+TAGGER_MATRIX = {
+    "missing": {"train-tagger": (2, "does not exist"), "tag": (1, "no such file"),
+                "evaluate": (2, "does not exist")},
+    "directory": {"train-tagger": (2, "is a directory"), "tag": (2, "is a directory"),
+                  "evaluate": (2, "is a directory")},
+    "unreadable": {"train-tagger": (1, "Permission denied"), "tag": (1, "Permission denied"),
+                   "evaluate": (1, "Permission denied")},
+    "empty": {"train-tagger": NO_TOKENS, "tag": OK, "evaluate": NO_TOKENS},
+    "blank_lines": {"train-tagger": NO_TOKENS, "tag": OK, "evaluate": NO_TOKENS},
+    "binary": {c: (1, "NUL byte at line 1, byte offset 0") for c in
+               ("train-tagger", "tag", "evaluate")},
+    "invalid_utf8": {c: (1, r"latin1\.txt: invalid UTF-8 at line 3, byte offset 12; .*"
+                             r"--encoding-errors replace") for c in
+                     ("train-tagger", "tag", "evaluate")},
+    "bom": {"train-tagger": NOT_TAGGED, "tag": (0, "^anna/"), "evaluate": NOT_TAGGED},
+    "crlf": {"train-tagger": NOT_TAGGED, "tag": (0, "^anna/"), "evaluate": NOT_TAGGED},
+    "cr_only": {"train-tagger": NOT_TAGGED, "tag": (0, "^anna/"), "evaluate": NOT_TAGGED},
+    # one line of 10 MB reads as a column file of one token: tag "dog" for "the"
+    "one_huge_line": {"train-tagger": (1, "every token has the tag 'dog': nothing to learn"),
+                      "tag": (SLOW, "^the/DET quick/"),
+                      "evaluate": (1, r"none of the gold file's tags \(dog\) is a tag of "
+                                      "this tagger")},
+    "shorter_than_a_window": {"train-tagger": NOT_TAGGED, "tag": (0, "^ab/"),
+                              "evaluate": NOT_TAGGED},
+    "one_character": {"train-tagger": NOT_TAGGED, "tag": (0, "^aaaa/"),
+                      "evaluate": NOT_TAGGED},
+}
+for _name, _row in TAGGER_MATRIX.items():
+    MATRIX[_name].update(_row)
 
 
 def _cells():

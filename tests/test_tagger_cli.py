@@ -227,3 +227,24 @@ def test_train_tagger_never_overwrites_another_runs_file(tmp_path, pos_tagger):
     r = run("train-tagger", train, "-o", out, "--steps", "2", *SMALL, "--progress", "off",
             "--force")
     assert r.exit_code == 0
+
+
+def test_a_line_longer_than_max_tokens_is_tagged_in_valid_pieces(ner_tagger, monkeypatch):
+    """A huge line (a whole file on one line) is tagged in pieces of MAX_TOKENS, so
+    memory stays bounded; every token gets a tag and entity spans stay valid."""
+    from charlm.tagger import tagging
+    from charlm.text.schemes import convert
+
+    model, _ = ner_tagger
+    line = " ".join(["John lives in Paris"] * 7)
+    whole = run("tag", "-m", model, "--pretokenized", "--format", "inline", input=line + "\n")
+    monkeypatch.setattr(tagging, "MAX_TOKENS", 3)
+    cut = run("tag", "-m", model, "--pretokenized", "--format", "inline", input=line + "\n")
+    assert whole.exit_code == cut.exit_code == 0, cut.output
+    tags = [w.rsplit("/", 1)[1] for w in cut.stdout.split()]
+    assert [w.rsplit("/", 1)[0] for w in cut.stdout.split()] == line.split()
+    assert len(tags) == 28
+    # valid IOB2: converting to IOB2 again changes nothing (no I- without its B-)
+    assert convert(tags, "iob2", "iob2") == tags
+    assert all(not (t.startswith("I-") and (i == 0 or tags[i - 1][2:] != t[2:]))
+               for i, t in enumerate(tags))

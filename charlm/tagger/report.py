@@ -30,6 +30,23 @@ def _retype(tags, drop_types):
     return ["O" if t != "O" and t[2:] in drop_types else t for t in tags]
 
 
+def _kinds(tags):
+    """Tags without their scheme prefix (B-PER → PER), so that taggers and gold files
+    in different entity schemes compare."""
+    return {t if t == "O" or "-" not in t[1:] else t.split("-", 1)[1] for t in tags}
+
+
+def _check_tag_sets(gold, tagger_tags):
+    """Refuse a gold file that shares no tag with the tagger (a plain text file read
+    as columns, the wrong column): its accuracy would be a meaningless 0%."""
+    found = {t for g in gold for t in g}
+    if not _kinds(found) & _kinds(tagger_tags):
+        shown = ", ".join(sorted(found)[:5]) + (", …" if len(found) > 5 else "")
+        raise CorpusError(f"none of the gold file's tags ({shown}) is a tag of this tagger "
+                          f"({', '.join(list(tagger_tags)[:5])}, …): is it tagged with the "
+                          "same tag set (--tag-column, --tag-col)?")
+
+
 def evaluate_sentences(model, vocab, tagging, sentences, drop_types=()):
     """Score the tagger on gold ``sentences`` (an iterable of Sentence with tags).
     Returns the scorer's dict plus ``unknown_words`` {tokens, accuracy}."""
@@ -42,6 +59,7 @@ def evaluate_sentences(model, vocab, tagging, sentences, drop_types=()):
         unknown.append(vocab.encode_words(sent.tokens) == UNK_ID)
     if not gold:
         raise CorpusError("the gold file holds no sentences")
+    _check_tag_sets(gold, vocab.tags)
     scheme = tagging.get("scheme")
     gold_scheme = detect_scheme(gold)
     if drop_types:

@@ -158,6 +158,10 @@ def start(train_path, dev_path, train_cfg, data, *, cell="lstm", hidden=128, lay
     _check_replace(output, checkpoint, run_id, force)
     rng = np.random.default_rng(train_cfg.seed)
     train, dev, vocab, scheme = _load_data(train_path, dev_path, data, train_cfg, rng)
+    if len(vocab.tags) < 2:
+        raise CorpusError(f"{train_path}: every token has the tag {vocab.tags[0]!r}: "
+                          "nothing to learn; is it a tagged file, and is the tag column "
+                          "right (--tag-col)?")
     config = TaggerConfig(len(vocab.words), len(vocab.chars), len(vocab.tags), cell=cell,
                           hidden=hidden, layers=layers, embed=embed, char_embed=char_embed,
                           char_hidden=char_hidden, dropout=dropout)

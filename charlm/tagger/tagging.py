@@ -26,6 +26,11 @@ from charlm.text.schemes import SCHEMES
 CHUNK = 2048
 BATCH = 256
 FORM_GROUP = 4096      # word forms per run of the character BiRNN
+# Longer "sentences" (a whole file on one line, say) are tagged in pieces of this many
+# tokens, so memory stays bounded whatever the input. Far above real sentences (EWT's
+# longest has 159 tokens); entity decoding stays valid across a cut, since a piece
+# never starts inside an entity.
+MAX_TOKENS = 512
 
 
 def make_decoder(tags, scheme, constrained=True):
@@ -63,7 +68,18 @@ def form_features(model, vocab, forms, group=FORM_GROUP):
 
 def tag_tokens(model, vocab, token_lists):
     """Tag lists for token lists (all at once, batched by length). Every distinct word
-    form's character features are computed once for all of them."""
+    form's character features are computed once for all of them. A list longer than
+    MAX_TOKENS is tagged in pieces and its tags joined."""
+    if any(len(t) > MAX_TOKENS for t in token_lists):
+        pieces, owner = [], []
+        for i, t in enumerate(token_lists):
+            for k in range(0, max(len(t), 1), MAX_TOKENS):
+                pieces.append(t[k:k + MAX_TOKENS])
+                owner.append(i)
+        joined = [[] for _ in token_lists]
+        for i, tags in zip(owner, tag_tokens(model, vocab, pieces)):
+            joined[i].extend(tags)
+        return joined
     out = [[] if not t else None for t in token_lists]
     order = sorted((i for i, t in enumerate(token_lists) if t),
                    key=lambda i: len(token_lists[i]))
