@@ -2,11 +2,7 @@
 (:mod:`charlm.cli.train_display`) with the data and model described as a tagger's and
 the best dev accuracy (entity F1) in the summary."""
 
-import os
-
-from rich.table import Table
-
-from charlm.cli.train_display import REASONS, TrainDisplay, fmt_count, fmt_metrics, fmt_time
+from charlm.cli.train_display import TrainDisplay, fmt_count, fmt_metrics
 
 
 class TaggerDisplay(TrainDisplay):
@@ -34,35 +30,12 @@ class TaggerDisplay(TrainDisplay):
                  f"{'entity F1' if run.scheme else 'accuracy'}), {run.checkpoint} (checkpoint)")
         self._start_live()
 
-    def on_finished(self, ev):
-        s = ev.summary
-        if ev.reason in ("interrupted", "terminated"):
-            self.console.print(
-                f"stopped at step {s['steps']}; checkpoint saved to {self.run.checkpoint}; "
-                f"the best model so far is in {self.run.output}\n"
-                f"resume with: charlm {self.command} --resume {self.run.checkpoint}",
-                markup=False, highlight=False)
-        if self.quiet:
-            return
-        table = Table(show_header=False, box=None, pad_edge=False)
-        table.add_column(style="bold")
-        table.add_column()
-        table.add_row("stopped by", f"{REASONS.get(ev.reason, ev.reason)} at step {s['steps']}")
+    def quality_rows(self, table, s):
         if s.get("best_metrics"):
             table.add_row("best dev", f"{fmt_metrics(s['best_metrics'])}  (loss "
                                       f"{s['best_val_loss']:.4f}) at step {s['best_step']}")
         if s["train_loss"] is not None:
             table.add_row("train loss", f"{s['train_loss']:.4f} nats/token")
-        table.add_row("tokens", f"{fmt_count(s['tokens'])} in {fmt_time(s['seconds'])} "
-                                f"({fmt_count(s['tokens_per_sec'] or 0)} tok/s)")
-        table.add_row("clipped", f"{s['clipped_fraction']:.1%} of steps")
-        if s.get("recoveries"):
-            table.add_row("NaN recoveries", str(s["recoveries"]))
-        size = os.path.getsize(self.run.output) if os.path.exists(self.run.output) else 0
-        table.add_row("model", f"{self.run.output} ({fmt_count(size)}B, "
-                               f"{fmt_count(self.run.model.config.num_params())} parameters)")
-        table.add_row("checkpoint", self.run.checkpoint)
-        self.console.print(table)
 
     def summary_json(self, ev):
         out = super().summary_json(ev)

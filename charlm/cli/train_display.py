@@ -236,13 +236,7 @@ class TrainDisplay:
         table.add_column(style="bold")
         table.add_column()
         table.add_row("stopped by", f"{REASONS.get(ev.reason, ev.reason)} at step {s['steps']}")
-        if s["best_val_loss"] is not None:
-            table.add_row("best val loss", f"{s['best_val_loss']:.4f} nats "
-                                           f"({per_unit(s['best_val_loss'], self.level)}) "
-                                           f"at step {s['best_step']}")
-        if s["train_loss"] is not None:
-            table.add_row("train loss", f"{s['train_loss']:.4f} nats "
-                                        f"({per_unit(s['train_loss'], self.level)})")
+        self.quality_rows(table, s)
         table.add_row("tokens", f"{fmt_count(s['tokens'])} in {fmt_time(s['seconds'])} "
                                 f"({fmt_count(s['tokens_per_sec'] or 0)} tok/s)")
         table.add_row("clipped", f"{s['clipped_fraction']:.1%} of steps")
@@ -253,6 +247,16 @@ class TrainDisplay:
                                f"{fmt_count(self.run.model.config.num_params())} parameters)")
         table.add_row("checkpoint", self.run.checkpoint)
         self.console.print(table)
+
+    def quality_rows(self, table, s):
+        """The summary's rows on how good the model is (the tagger shows its own)."""
+        if s["best_val_loss"] is not None:
+            table.add_row("best val loss", f"{s['best_val_loss']:.4f} nats "
+                                           f"({per_unit(s['best_val_loss'], self.level)}) "
+                                           f"at step {s['best_step']}")
+        if s["train_loss"] is not None:
+            table.add_row("train loss", f"{s['train_loss']:.4f} nats "
+                                        f"({per_unit(s['train_loss'], self.level)})")
 
     def summary_json(self, ev):
         s = dict(ev.summary)

@@ -1,4 +1,5 @@
-"""Writing the container a tagger's file shares with a language model's: a ZIP of
+"""Writing the container every charlm file shares (language models, taggers and their
+checkpoints): a ZIP of
 ``.npy`` arrays plus a JSON header, written atomically, never pickled (reading it is
 :mod:`charlm.store.validate`'s job). See docs/model-format.md.
 """
@@ -14,7 +15,6 @@ import numpy as np
 
 from charlm import __version__
 from charlm.files import atomic_write
-
 from charlm.store.validate import FORMAT, HEADER, VERSION
 TAGGER_KINDS = ("tagger", "tagger-checkpoint")
 

@@ -17,23 +17,17 @@ intact.
 
 from __future__ import annotations
 
-import io
-import json
-import os
 import re
-import zipfile
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from charlm import __version__
 from charlm.errors import ModelFileError
-from charlm.files import atomic_write
 from charlm.store import DEFAULT_MODEL, MODEL_ENV, default_model_path  # noqa: F401
 from charlm.lm.model import LanguageModel, ModelConfig
 from charlm.lm.sampling import NOVEL_ARRAY
-from charlm.store import validate
-from charlm.store.validate import FORMAT, HEADER, VERSION, ArraySpec, Invalid
+from charlm.store import archive, validate
+from charlm.store.validate import ArraySpec, Invalid
 from charlm.text.tokens import TextConfig
 from charlm.text.vocab import Vocab
 
@@ -60,27 +54,13 @@ def save(path, bundle):
     if overlap:
         raise ValueError(f"array names used twice: {sorted(overlap)}")
     arrays.update(bundle.extra)
-    header = {
-        "format": FORMAT,
-        "version": VERSION,
-        "kind": bundle.kind,
-        "charlm_version": __version__,
+    return archive.write(path, bundle.kind, {
         "model": model.config.to_dict(),
         "text": bundle.text.to_dict(),
         "vocab": bundle.vocab.to_dict(),
         "dtype": str(model.dtype),
-        "arrays": {k: {"shape": list(a.shape), "dtype": str(a.dtype)}
-                   for k, a in arrays.items()},
         "training": bundle.training,
-    }
-    with atomic_write(path) as f:
-        with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED) as z:
-            z.writestr(HEADER, json.dumps(header, ensure_ascii=False, indent=1))
-            for name, a in arrays.items():
-                buf = io.BytesIO()
-                np.lib.format.write_array(buf, np.ascontiguousarray(a), allow_pickle=False)
-                z.writestr(name + ".npy", buf.getvalue())
-    return os.path.getsize(path)
+    }, arrays)
 
 
 def load(path, kinds=("model", "checkpoint")):
