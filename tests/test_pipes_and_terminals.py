@@ -52,6 +52,8 @@ PIPED = {
     "generate": lambda m, big: ["generate", "-m", m, "-n", "1000", "--seed", "1"],
     "score": lambda m, big: ["score", "-m", m, big],
     "score-kenlm": lambda m, big: ["score", "-m", m, big, "--format", "kenlm"],
+    "tag": lambda m, big: ["tag", big],
+    "tag-conllu": lambda m, big: ["tag", big, "--format", "conllu"],
 }
 
 
@@ -72,6 +74,8 @@ READS_STDIN = {
     "score-dash": lambda m: ["score", "-m", m, "-"],
     "train": lambda m: ["train", "-", "-o", os.devnull + ".npz"],
     "tokenize": lambda m: ["tokenize", "-"],
+    "tag": lambda m: ["tag"],
+    "tag-dash": lambda m: ["tag", "-"],
 }
 
 
@@ -94,6 +98,8 @@ INTERRUPTED = {
     "score-working": (lambda m, big: ["score", "-m", m, big, "--summary-only"], None),
     "generate": (lambda m, big: ["generate", "-m", m, "-n", "100000", "--seed", "1"], None),
     "tokenize-waiting-for-input": (lambda m, big: ["tokenize", "-"], "open pipe"),
+    "tag-waiting-for-input": (lambda m, big: ["tag"], "open pipe"),
+    "tag-working": (lambda m, big: ["tag", big, "--pretokenized"], None),
 }
 
 

@@ -84,6 +84,9 @@ def tag(file, model_path, input_fmt, pretokenized, fmt, tag_column, no_constrain
     on endless streams and in pipes.
 
     """
+    if file == "-" and sys.stdin.isatty():
+        raise click.UsageError('give FILE to tag, or pipe text into stdin '
+                               '(echo "The old man the boat." | charlm tag)')
     from charlm.errors import UsageError
     from charlm.tagger.tagging import tag_stream
     from charlm.text.conll import format_sentence, read_raw, read_tagged
