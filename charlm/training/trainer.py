@@ -6,8 +6,8 @@ small interface: ``params`` ({name: array}), ``forward(x, y, mask, state, rng,
 train)`` → (mean loss, state carried to the next batch or None, cache),
 ``backward(cache)`` → {name: gradient}, ``evaluate(batches)`` → a validation loss
 (lower is better) or a dict of metrics holding it under ``"loss"``, ``num_params()``
-and ``chance_loss()`` (the loss of a uniform guess). Batches come from an object with ``epoch(rng)`` → a list of (x, y, mask) and
-``tokens()``.
+and ``chance_loss()`` (the loss of a uniform guess). Batches come from an object with
+``epoch(rng)`` → a list of (x, y, mask) and ``tokens()``.
 
 One step = one batch (for the language model a window of T steps on N rows,
 truncated BPTT, see :mod:`charlm.text.corpus`): forward, backward, clip the
