@@ -15,7 +15,6 @@ Measured on this project's shared 2-core machine (CHARLM_THREADS=1, nice): 1,000
 import argparse
 import os
 import pathlib
-import resource
 import subprocess
 import sys
 import tempfile
@@ -64,7 +63,6 @@ def tiny_model(workdir):
 def measure(model, mb, fmt="tsv"):
     """(seconds, peak RSS in MB, lines reported) for scoring ``mb`` MB from stdin."""
     cmd = [sys.executable, "-m", "charlm", "score", "-m", str(model), "--format", fmt]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     t0 = time.perf_counter()
     p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE)
@@ -75,14 +73,14 @@ def measure(model, mb, fmt="tsv"):
         rows += 1
     writer.join()
     err = p.stderr.read().decode()
-    p.wait()
+    # wait4 gives this child's own peak (RUSAGE_CHILDREN would be the largest of every
+    # child this process ever waited for, such as earlier tests' subprocesses).
+    _, status, usage = os.wait4(p.pid, 0)
+    p.returncode = os.waitstatus_to_exitcode(status)
     dt = time.perf_counter() - t0
     if p.returncode != 0:
         raise SystemExit(err)
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    if peak <= before:
-        print("# warning: an earlier child had a higher peak; the figure is an upper bound")
-    return dt, peak / 1024, rows
+    return dt, usage.ru_maxrss / 1024, rows
 
 
 def main():

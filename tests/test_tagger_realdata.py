@@ -69,7 +69,8 @@ def test_small_ner_run_end_to_end(tmp_path):
     dev = head_sentences(shared_file("tagging/uner_en_ewt/en_ewt-ud-dev.iob2"),
                          tmp_path / "dev.iob2", 300)
     out = tmp_path / "ner.npz"
-    r = run("train-tagger", train, "--dev", dev, "-o", out, "--epochs", "4",
+    # 8 epochs: after 4 the dev entity F1 of this small run is only 0.14 (0.375 after 8)
+    r = run("train-tagger", train, "--dev", dev, "-o", out, "--epochs", "8",
             "--progress", "off")
     assert r.exit_code == 0, r.output
     d = json.loads(run("evaluate", "-m", out, dev, "--format", "json").stdout)
