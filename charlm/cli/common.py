@@ -41,6 +41,13 @@ def progress_option(f):
              "off writes plain lines with no escape codes.")(f)
 
 
+def encoding_errors_option(f):
+    return click.option(
+        "--encoding-errors", type=click.Choice(["strict", "replace"]), default="strict",
+        show_default=True,
+        help="Invalid UTF-8: stop with an error, or replace it with U+FFFD.")(f)
+
+
 def err_console(progress="auto"):
     """A Rich console on stderr (stdout is for data only). With ``off`` it writes
     plain text: no colour, no cursor movement, whatever the terminal."""
@@ -125,9 +132,7 @@ def text_options(f):
         click.option("--max-vocab", type=click.IntRange(3), default=None,
                      help="Keep at most this many tokens, EOS and UNK included; "
                           "the rarest become UNK."),
-        click.option("--encoding-errors", type=click.Choice(["strict", "replace"]),
-                     default="strict", show_default=True,
-                     help="Invalid UTF-8: stop with an error, or replace it with U+FFFD."),
+        encoding_errors_option,
     ]
     for option in reversed(options):
         f = option(f)

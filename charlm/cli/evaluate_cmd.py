@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from charlm.cli.common import stdout_is_tty
+from charlm.cli.common import encoding_errors_option, stdout_is_tty
 from charlm.cli.tag_cmd import load_tagger, tagger_option
 
 
@@ -33,9 +33,7 @@ from charlm.cli.tag_cmd import load_tagger, tagger_option
 @click.option("--from-text", is_flag=True,
               help="Also tag each sentence's raw '# text =' line with the tokenizer and "
                    "score the tokens whose character spans match the gold ones.")
-@click.option("--encoding-errors", type=click.Choice(["strict", "replace"]),
-              default="strict", show_default=True,
-              help="Invalid UTF-8: stop with an error, or replace it with U+FFFD.")
+@encoding_errors_option
 def evaluate(gold, model_path, fmt, input_fmt, tag_column, token_col, tag_col, drop_types,
              no_constrain, from_text, encoding_errors):
     """Measure a tagger on a gold file: accuracy, per-tag and entity scores.

@@ -5,6 +5,7 @@ import sys
 
 import click
 
+from charlm.cli.common import encoding_errors_option
 from charlm.cli.completion import complete_model
 from charlm.store import TAGGER_ENV
 
@@ -68,9 +69,7 @@ def input_kind(source, given):
 @click.option("--no-constrain", is_flag=True,
               help="Entity taggers: take each token's most probable tag instead of the "
                    "best valid sequence (constrained Viterbi).")
-@click.option("--encoding-errors", type=click.Choice(["strict", "replace"]),
-              default="strict", show_default=True,
-              help="Invalid UTF-8: stop with an error, or replace it with U+FFFD.")
+@encoding_errors_option
 def tag(file, model_path, input_fmt, pretokenized, fmt, tag_column, no_constrain,
         encoding_errors):
     """Tag the sentences of FILE (default: standard input) with a tagger.

@@ -4,7 +4,7 @@ with the shared training display and loop driver."""
 import click
 from click.core import ParameterSource
 
-from charlm.cli.common import Duration, err_console, progress_option
+from charlm.cli.common import Duration, encoding_errors_option, err_console, progress_option
 from charlm.cli.completion import complete_model
 from charlm.cli.train_cmd import _command_line, drive
 from charlm.store import DEFAULT_TAGGER
@@ -62,9 +62,7 @@ DATA_FIELDS = ("format", "tag_column", "token_col", "tag_col", "tag_scheme", "mi
 @click.option("--case-sensitive", "case_sensitive", is_flag=True,
               help="Look words up as written (default: in lower case; the character "
                    "features always see the case).")
-@click.option("--encoding-errors", type=click.Choice(["strict", "replace"]),
-              default="strict", show_default=True,
-              help="Invalid UTF-8: stop with an error, or replace it with U+FFFD.")
+@encoding_errors_option
 # the model
 @click.option("--cell", type=click.Choice(["rnn", "gru", "lstm"]), default="lstm",
               show_default=True, help="Recurrent cell of both BiRNNs.")
