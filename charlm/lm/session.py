@@ -29,7 +29,7 @@ from charlm.errors import ModelFileError, UsageError
 from charlm.lm.model import LanguageModel, ModelConfig
 from charlm.lm.sampling import NOVEL_ARRAY, sample_texts
 from charlm.training.run import (apply_overrides, carried_from_arrays, check_memory,
-                                 check_outputs, checkpoint_path)
+                                 check_outputs, checkpoint_path, resume_outputs)
 from charlm.training.trainer import Trainer, TrainConfig, TrainState
 
 # Validation is forward only and cheap per token: read more rows at once.
@@ -261,19 +261,7 @@ def resume(path, overrides=None, sources=None, stdin_bytes=None, output=None, co
         raise ModelFileError(f"{path}: {e}") from None
     cfg_dict, changes = apply_overrides(cfg_dict, fixed, overrides)
     train_cfg = TrainConfig.from_dict(cfg_dict)
-    if run_info.get("run_id") is None:
-        # A checkpoint from before runs had ids: its own files are its run's.
-        run_info["run_id"] = secrets.token_hex(8)
-        owned = {os.path.abspath(run_info["output"]), os.path.abspath(run_info["checkpoint"])}
-    else:
-        owned = set()
-    if output is not None and output != run_info["output"]:
-        changes.append(("output", run_info["output"], output))
-        run_info["output"] = output
-    check_outputs(run_info["output"], run_info["checkpoint"])
-    validate.check_replace([(p, what) for p, what in ((run_info["output"], "model file"),
-                                                      (run_info["checkpoint"], "checkpoint"))
-                            if os.path.abspath(p) not in owned],
+    validate.check_replace(resume_outputs(run_info, output, changes, "model file"),
                            run_info["run_id"], force, resume_hint)
     if command:
         run_info["resumed_with"] = list(run_info.get("resumed_with") or []) + [command]

@@ -28,7 +28,8 @@ from charlm.tagger.model import TaggerConfig, TaggerModel
 from charlm.tagger.tagging import make_decoder
 from charlm.text.conll import read_tagged
 from charlm.text.schemes import SCHEMES, convert, detect_scheme
-from charlm.training.run import apply_overrides, check_outputs, checkpoint_path
+from charlm.training.run import (apply_overrides, check_outputs, checkpoint_path,
+                                 resume_outputs)
 from charlm.training.trainer import Trainer, TrainConfig, TrainState
 
 # Validation is forward only: bigger batches.
@@ -240,18 +241,7 @@ def resume(path, overrides=None, train_path=None, dev_path=None, output=None,
     fixed = dict(bundle.model.config.to_dict(), **data.to_dict())
     cfg_dict, changes = apply_overrides(cfg_dict, fixed, overrides)
     train_cfg = TrainConfig.from_dict(cfg_dict)
-    owned = set()
-    if run_info.get("run_id") is None:
-        # A checkpoint from before runs had ids: its own files are its run's.
-        run_info["run_id"] = secrets.token_hex(8)
-        owned = {os.path.abspath(run_info["output"]), os.path.abspath(run_info["checkpoint"])}
-    if output is not None and output != run_info["output"]:
-        changes.append(("output", run_info["output"], output))
-        run_info["output"] = output
-    check_outputs(run_info["output"], run_info["checkpoint"])
-    validate.check_replace([(p, what) for p, what in ((run_info["output"], "tagger file"),
-                                                      (run_info["checkpoint"], "checkpoint"))
-                            if os.path.abspath(p) not in owned],
+    validate.check_replace(resume_outputs(run_info, output, changes, "tagger file"),
                            run_info["run_id"], force, resume_hint)
     if train_path:
         run_info["train"] = train_path

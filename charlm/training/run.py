@@ -8,6 +8,7 @@ model file, a checkpoint and ``--resume`` behave the same for both.
 from __future__ import annotations
 
 import os
+import secrets
 
 from charlm.errors import UsageError
 from charlm.files import check_writable
@@ -87,3 +88,25 @@ def carried_from_arrays(extra, layers, names):
     if "carried/layer1.a" not in extra:
         return None
     return [tuple(extra[f"carried/layer{l}.{n}"] for n in names) for l in range(1, layers + 1)]
+
+
+def resume_outputs(run_info, output, changes, what):
+    """Where a resumed run writes, and which of those files the caller must still check
+    are this run's own before replacing them.
+
+    ``output``: a new output path given on resume (recorded in ``changes``), or None.
+    ``what``: what the output file is called in messages ("model file", "tagger
+    file"). A checkpoint from before runs had ids gets one now, and its own files
+    count as its run's. Returns [(path, what), ...] for ``validate.check_replace``.
+    """
+    owned = set()
+    if run_info.get("run_id") is None:
+        run_info["run_id"] = secrets.token_hex(8)
+        owned = {os.path.abspath(run_info["output"]), os.path.abspath(run_info["checkpoint"])}
+    if output is not None and output != run_info["output"]:
+        changes.append(("output", run_info["output"], output))
+        run_info["output"] = output
+    check_outputs(run_info["output"], run_info["checkpoint"])
+    return [(path, kind) for path, kind in ((run_info["output"], what),
+                                            (run_info["checkpoint"], "checkpoint"))
+            if os.path.abspath(path) not in owned]
