@@ -76,6 +76,8 @@ def info(model, model_path, fmt):
         con.print(line, markup=False)
         if tr.get("sources"):
             con.print(f"corpus  {', '.join(tr['sources'])}", markup=False)
+        if tr.get("dev"):
+            con.print(f"dev     {', '.join(tr['dev'])}", markup=False)
         if tr.get("command"):
             con.print(f"command {tr['command']}", markup=False)
         for cmd in tr.get("resumed_with") or []:

@@ -96,12 +96,17 @@ VOCAB_FIELDS = ("min_count", "max_vocab", "encoding_errors")
               help="Steps between validations [default: once an epoch].")
 @click.option("--val-fraction", type=FiniteRange(0, 1, max_open=True), default=0.1,
               show_default=True,
-              help="Share held out for validation: random lines (--split lines) "
-                   "or the end of the text (--split none).")
+              help="Share held out for validation without --dev: random lines "
+                   "(--split lines) or the end of the text (--split none).")
+@click.option("--dev", multiple=True, type=click.Path(), shell_complete=complete_corpus,
+              help="Validate on this text instead of holding part of CORPUS out: a file "
+                   "or directory, as for CORPUS (repeat for several). CORPUS is trained "
+                   "on whole; tokens outside its vocabulary count as UNK, as in "
+                   "`charlm score`.")
 @click.option("--val-max-tokens", type=click.IntRange(0), default=1_000_000,
               show_default=True,
-              help="Hold out at most this many tokens, so validation stays quick on big "
-                   "corpora.")
+              help="Hold out (or read from --dev) at most this many tokens, so "
+                   "validation stays quick on big corpora.")
 @click.option("--vocab", "vocab_path", type=click.Path(dir_okay=False),
               help="Use the fixed vocabulary in this file (from `charlm tokenize "
                    "--vocab-out`) and its text settings, so models share one vocabulary.")
@@ -125,7 +130,7 @@ VOCAB_FIELDS = ("min_count", "max_vocab", "encoding_errors")
               help="Print a JSON summary on stdout at the end.")
 @click.pass_context
 def train(ctx, corpus, output, force, resume_path, checkpoint_path, progress, quiet,
-          log_file, as_json, vocab_path, no_cache, **opts):
+          log_file, as_json, vocab_path, no_cache, dev, **opts):
     """Train a language model on CORPUS and write it to a model file.
 
     CORPUS is one or more text files, directories (every *.txt below them), - for
@@ -159,7 +164,7 @@ def train(ctx, corpus, output, force, resume_path, checkpoint_path, progress, qu
         explicit = {name: value for name, value in opts.items() if given(name)}
         run = session.resume(resume_path, overrides=explicit, sources=list(corpus) or None,
                              stdin_bytes=stdin_bytes, output=output, command=command,
-                             log_file=log_file, force=force)
+                             log_file=log_file, force=force, dev=list(dev) or None)
     else:
         if opts["steps"] is None and opts["epochs"] is None and opts["time_limit"] is None:
             opts["epochs"] = 50.0
@@ -167,6 +172,11 @@ def train(ctx, corpus, output, force, resume_path, checkpoint_path, progress, qu
         vocab = None
         if vocab_path:
             vocab, text_cfg = _fixed_vocab(vocab_path, text_cfg, opts, given)
+        if dev:
+            if given("val_fraction"):
+                raise click.UsageError("--val-fraction cannot be combined with --dev: the "
+                                       "dev text is the validation part")
+            opts["val_fraction"] = 0.0
         train_cfg = TrainConfig(**{k: opts[k] for k in TRAIN_FIELDS})
         with reading:
             run = session.start(
@@ -174,7 +184,8 @@ def train(ctx, corpus, output, force, resume_path, checkpoint_path, progress, qu
                 min_count=opts["min_count"], max_vocab=opts["max_vocab"], vocab=vocab,
                 encoding_errors=opts["encoding_errors"], output=output,
                 checkpoint=checkpoint_path, command=command, stdin_bytes=stdin_bytes,
-                log_file=log_file, progress=reading, use_cache=not no_cache, force=force)
+                log_file=log_file, progress=reading, use_cache=not no_cache, force=force,
+                dev=list(dev) or None)
 
     display = TrainDisplay(console, progress, quiet, run, run.log_file)
     drive(ctx, run, display, as_json)

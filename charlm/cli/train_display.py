@@ -131,9 +131,16 @@ class TrainDisplay:
             for key, old, new in run.changes:
                 self.say(f"  changed {key.replace('_', '-')}: {old} → {new}")
         unit = run.text.unit
-        self.say(f"corpus  {', '.join(run.sources)}: {fmt_count(ev.train_tokens)} training + "
-                 f"{fmt_count(ev.val_tokens)} validation {unit}s; vocabulary {len(p.vocab)} "
-                 f"({p.unk_rate:.2%} of training {unit}s are UNK)")
+        if run.dev:
+            self.say(f"corpus  {', '.join(run.sources)}: {fmt_count(ev.train_tokens)} "
+                     f"training {unit}s; vocabulary {len(p.vocab)} ({p.unk_rate:.2%} "
+                     f"of training {unit}s are UNK)")
+            self.say(f"dev     {', '.join(run.dev)}: {fmt_count(ev.val_tokens)} validation "
+                     f"{unit}s ({p.val_unk_rate:.2%} UNK)")
+        else:
+            self.say(f"corpus  {', '.join(run.sources)}: {fmt_count(ev.train_tokens)} "
+                     f"training + {fmt_count(ev.val_tokens)} validation {unit}s; vocabulary "
+                     f"{len(p.vocab)} ({p.unk_rate:.2%} of training {unit}s are UNK)")
         self.say(f"model   {m.cell.upper()} {m.layers}×{m.hidden}"
                  f"{f', embedding {m.embed}' if m.embed else ''}, "
                  f"{fmt_count(ev.num_params)} parameters; {ev.steps_per_epoch} steps per epoch")

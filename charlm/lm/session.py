@@ -10,6 +10,10 @@ into the next window (``carried/layerL.a``, ``…c``), and in its header the
 from. When the corpus came from standard input, its token ids are stored too
 (``data/train``, ``data/val``); otherwise resuming reads the corpus again and checks
 that it still gives exactly the same token ids.
+
+With ``dev`` paths (``train --dev``) the corpus is trained on whole and validation
+reads the dev text, encoded with the corpus's vocabulary; resuming reads it again and
+checks its ids as well.
 """
 
 from __future__ import annotations
@@ -24,13 +28,21 @@ import numpy as np
 from charlm.text import cache
 from charlm.files import check_space
 from charlm.store import modelfile, validate
-from charlm.text.corpus import Batches, Prepared, prepare, resolve_sources, type_stream
+from charlm.text.corpus import (Batches, Prepared, encode_dev, prepare, resolve_sources,
+                                type_stream)
 from charlm.errors import ModelFileError, UsageError
 from charlm.lm.model import LanguageModel, ModelConfig
 from charlm.lm.sampling import NOVEL_ARRAY, sample_texts
 from charlm.training.run import (apply_overrides, carried_from_arrays, check_memory,
                                  check_outputs, checkpoint_path, resume_outputs)
 from charlm.training.trainer import Trainer, TrainConfig, TrainState
+
+# Why a resume is refused when the text's token ids differ, without and with --dev.
+_NOT_THE_SAME_TEXT = (
+    "the corpus is not the one this run was trained on (its token ids differ); resume "
+    "needs the same text",
+    "the corpus or the dev text is not the one this run was trained and validated on "
+    "(their token ids differ); resume needs the same text, and other dev text a new run")
 
 # Validation is forward only and cheap per token: read more rows at once.
 _VAL_ROWS = 128
@@ -50,6 +62,7 @@ class Run:
     resumed_from: str | None = None
     changes: list = field(default_factory=list)    # (setting, old, new) on resume
     log_file: str | None = None                    # metrics log, remembered for resume
+    dev: list = field(default_factory=list)        # names of the dev text (--dev)
 
 
 def default_embed(level):
@@ -87,6 +100,29 @@ def read_corpus(sources, text_cfg, encoding_errors="strict", stdin_bytes=None,
         if k:
             cache.save(k, stream)
     return srcs, stream
+
+
+def read_dev(paths, sources, text_cfg, encoding_errors="strict", use_cache=True):
+    """The dev text of ``train --dev``: its sources and type stream, read like the
+    corpus. A dev file that is also part of the corpus is refused."""
+    if any(p == "-" for p in paths):
+        raise UsageError("--dev reads files, not standard input")
+    srcs, stream = read_corpus(paths, text_cfg, encoding_errors, use_cache=use_cache)
+    corpus_files = {os.path.realpath(s.path) for s in sources if s.path}
+    for s in srcs:
+        if s.path and os.path.realpath(s.path) in corpus_files:
+            raise UsageError(f"{s.name}: is part of the corpus too; validation text must "
+                             "be text the model does not train on")
+    return srcs, stream
+
+
+def with_dev(prepared, dev_srcs, dev_stream, text_cfg, train_cfg):
+    """``prepared`` with its validation part taken from the dev text."""
+    names = ", ".join(s.name for s in dev_srcs)
+    val_ids, unk = encode_dev(dev_stream, prepared.vocab, text_cfg, names,
+                              train_cfg.val_max_tokens)
+    return Prepared(prepared.vocab, prepared.train_ids, val_ids, prepared.types,
+                    prepared.unk_rate, prepared.line_keys, unk)
 
 
 def check_model_size(config, dtype, train_cfg, train_tokens):
@@ -131,14 +167,19 @@ def _check_space(model, output, checkpoint, extra_bytes=0):
 def start(sources, text_cfg, train_cfg, *, cell="lstm", hidden=128, layers=2,
           embed=None, dropout=0.0, min_count=None, max_vocab=None, vocab=None, output=None,
           checkpoint=None, command=None, encoding_errors="strict", stdin_bytes=None,
-          log_file=None, progress=None, use_cache=True, force=False):
+          log_file=None, progress=None, use_cache=True, force=False, dev=None):
     """Read the corpus and set up a fresh run. Nothing is trained until its events
     are iterated. ``vocab``: a fixed :class:`Vocab` to use instead of building one.
-    ``force``: replace a model file or checkpoint that another run wrote."""
+    ``force``: replace a model file or checkpoint that another run wrote.
+    ``dev``: paths of validation text; the corpus is then trained on whole (the
+    config's val_fraction must be 0)."""
     if not 0.0 <= dropout < 1.0:
         raise UsageError("--dropout must be in [0, 1)")
     if not 0.0 <= train_cfg.val_fraction < 1.0:
         raise UsageError("--val-fraction must be in [0, 1)")
+    if dev and train_cfg.val_fraction:
+        raise UsageError("--val-fraction cannot be combined with --dev: the dev text is "
+                         "the validation part")
     output = output or modelfile.default_model_path()
     checkpoint = checkpoint or checkpoint_path(output)
     check_outputs(output, checkpoint)
@@ -146,12 +187,17 @@ def start(sources, text_cfg, train_cfg, *, cell="lstm", hidden=128, layers=2,
     _check_replace(output, checkpoint, run_id, force)
     srcs, stream = read_corpus(sources, text_cfg, encoding_errors, stdin_bytes, progress,
                                use_cache)
+    dev_srcs, dev_stream = (read_dev(list(dev), srcs, text_cfg, encoding_errors, use_cache)
+                            if dev else (None, None))
     rng = np.random.default_rng(train_cfg.seed)
     if min_count is None:
         min_count = default_min_count(text_cfg.level)
     prepared = prepare(stream, text_cfg, train_cfg.val_fraction, rng, min_count, max_vocab,
                        vocab=vocab, val_max_tokens=train_cfg.val_max_tokens)
     del stream
+    if dev:
+        prepared = with_dev(prepared, dev_srcs, dev_stream, text_cfg, train_cfg)
+        del dev_stream
     config = ModelConfig(
         vocab_size=len(prepared.vocab), cell=cell, hidden=hidden, layers=layers,
         embed=default_embed(text_cfg.level) if embed is None else embed,
@@ -166,6 +212,8 @@ def start(sources, text_cfg, train_cfg, *, cell="lstm", hidden=128, layers=2,
         "run_id": run_id,
         "sources": [s.name for s in srcs],
         "paths": [s for s in (sources or [])],
+        "dev": [s.name for s in dev_srcs] if dev else [],
+        "dev_paths": list(dev) if dev else [],
         "encoding_errors": encoding_errors,
         "min_count": min_count, "max_vocab": max_vocab, "fixed_vocab": vocab is not None,
         "output": output, "checkpoint": checkpoint, "command": command,
@@ -185,7 +233,8 @@ def _build(model, prepared, text_cfg, train_cfg, rng, run_info, store_data, stat
     output, checkpoint = run_info["output"], run_info["checkpoint"]
 
     def info(training):
-        return dict(training, sources=run_info["sources"], command=run_info["command"],
+        return dict(training, sources=run_info["sources"], dev=run_info.get("dev") or [],
+                    command=run_info["command"],
                     resumed_with=run_info.get("resumed_with") or [],
                     run_id=run_info.get("run_id"))
 
@@ -225,18 +274,21 @@ def _build(model, prepared, text_cfg, train_cfg, rng, run_info, store_data, stat
                       sampler=sampler, state=state, carried=carried,
                       optimizer_arrays=optimizer_arrays)
     return Run(trainer, model, prepared, text_cfg, output, checkpoint,
-               run_info["sources"], resumed_from, list(changes), run_info.get("log_file"))
+               run_info["sources"], resumed_from, list(changes), run_info.get("log_file"),
+               list(run_info.get("dev") or []))
 
 
 def resume(path, overrides=None, sources=None, stdin_bytes=None, output=None, command=None,
-           log_file=None, force=False):
+           log_file=None, force=False, dev=None):
     """Continue the run saved in checkpoint ``path``.
 
     ``overrides`` maps TrainConfig fields the user gave explicitly to their new
     values; those in RESUME_MAY_CHANGE are applied (and reported in ``run.changes``),
     any other difference is refused. ``sources`` replaces the corpus paths stored in
     the checkpoint (if the files moved); the data must still tokenize to exactly the
-    same ids.
+    same ids. ``dev`` likewise replaces the paths of the run's dev text, which must
+    give the same ids too: the best model so far was chosen on it, so validating on
+    other text needs a new run.
     """
     bundle = modelfile.load(path)
     if bundle.kind != "checkpoint":
@@ -268,22 +320,36 @@ def resume(path, overrides=None, sources=None, stdin_bytes=None, output=None, co
     if log_file is not None:
         run_info["log_file"] = log_file
     text_cfg = bundle.text
+    dev_paths = list(dev) if dev else list(run_info.get("dev_paths") or [])
+    if dev and not run_info.get("dev_paths"):
+        raise UsageError("this run holds out validation from its corpus; validating on "
+                         "--dev text needs a new run")
+    if dev:
+        run_info["dev_paths"] = dev_paths
     rng = np.random.default_rng(train_cfg.seed)
     if "data/train" in bundle.extra:
         prepared = Prepared(bundle.vocab, bundle.extra.pop("data/train"),
                             bundle.extra.pop("data/val"), len(bundle.vocab) - 2, 0.0)
         store_data = True
+        if dev:
+            dev_srcs, dev_stream = read_dev(dev_paths, [], text_cfg,
+                                            run_info.get("encoding_errors", "strict"))
+            if not np.array_equal(with_dev(prepared, dev_srcs, dev_stream, text_cfg,
+                                           train_cfg).val_ids, prepared.val_ids):
+                raise UsageError(_NOT_THE_SAME_TEXT[1])
     else:
         paths = list(sources) if sources else run_info.get("paths") or []
-        _, stream = read_corpus(paths, text_cfg, run_info.get("encoding_errors", "strict"),
-                                stdin_bytes)
+        errors = run_info.get("encoding_errors", "strict")
+        srcs, stream = read_corpus(paths, text_cfg, errors, stdin_bytes)
         prepared = prepare(stream, text_cfg, train_cfg.val_fraction, rng,
                            run_info.get("min_count", 1), run_info.get("max_vocab"),
                            vocab=bundle.vocab, val_max_tokens=train_cfg.val_max_tokens)
         del stream
+        if dev_paths:
+            dev_srcs, dev_stream = read_dev(dev_paths, srcs, text_cfg, errors)
+            prepared = with_dev(prepared, dev_srcs, dev_stream, text_cfg, train_cfg)
         if _fingerprint(prepared) != run_info.get("fingerprint"):
-            raise UsageError("the corpus is not the one this run was trained on (its token "
-                             "ids differ); resume needs the same text")
+            raise UsageError(_NOT_THE_SAME_TEXT[bool(dev_paths)])
         store_data = False
     known_lines = bundle.extra.pop(NOVEL_ARRAY, None)
     data_bytes = (prepared.train_ids.nbytes + prepared.val_ids.nbytes) if store_data else 0

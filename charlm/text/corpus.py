@@ -273,6 +273,7 @@ class Prepared:
     types: int                 # distinct tokens in the whole corpus
     unk_rate: float            # share of training tokens that became UNK
     line_keys: np.ndarray | None = None
+    val_unk_rate: float = 0.0  # share of validation tokens that are UNK (--dev text)
 
 
 def _line_blocks(lengths, block=_BLOCK):
@@ -398,6 +399,25 @@ def prepare(stream, cfg, val_fraction, rng, min_count=1, max_vocab=None, vocab=N
         raise CorpusError("nothing to train on: every line went to validation")
     unk = float(np.count_nonzero(train_ids == UNK_ID)) / max(1, len(train_ids))
     return Prepared(vocab, train_ids, val_ids, len(stream.types) - 1, unk, stream.line_keys)
+
+
+def encode_dev(stream, vocab, cfg, name, max_tokens=None):
+    """Validation ids from separate dev text (``train --dev``), encoded with the
+    training vocabulary: a token outside it becomes UNK and counts in the loss, as
+    ``charlm score`` counts it. At most about ``max_tokens`` tokens are kept, cut at
+    a line end when lines frame the text. Returns (ids, share of UNK)."""
+    if len(stream.ids) == 0 or not any(t.strip() for t in stream.types[1:]):
+        raise CorpusError(f"{name}: the dev text is empty; --dev needs text to "
+                          "validate on")
+    ids = stream.ids
+    if max_tokens is not None and len(ids) > max_tokens:
+        cut = max_tokens
+        if cfg.split == "lines":
+            ends = np.flatnonzero(ids[:max_tokens] == 0)
+            cut = ends[-1] + 1 if len(ends) else int(np.flatnonzero(ids == 0)[0]) + 1
+        ids = ids[:cut]
+    out = encode_lut(stream, vocab)[ids]
+    return out, float(np.count_nonzero(out == UNK_ID)) / max(1, len(out))
 
 
 # --- batches for truncated BPTT ---------------------------------------------------------
