@@ -19,7 +19,7 @@ GROUPS = {
         ("Learning-rate schedule", ["--lr-schedule", "--warmup", "--lr-decay",
                                     "--lr-decay-every", "--min-lr"]),
         ("Stop conditions and validation", ["--steps", "--epochs", "--time", "--patience",
-                                            "--eval-every", "--val-fraction",
+                                            "--eval-every", "--dev", "--val-fraction",
                                             "--val-max-tokens"]),
         ("Text and vocabulary", ["--level", "--split", "--lowercase", "--normalize",
                                  "--graphemes", "--min-count", "--max-vocab",
@@ -78,8 +78,9 @@ GROUPS = {
 EXAMPLES = {
     "train": [
         ("Invent first names: train on the bundled list (about 40 s)", "charlm train"),
-        ("A character model of Shakespeare, ten minutes",
-         "charlm train tinyshakespeare.txt --split none --hidden 256 --time 10m -o shk.npz"),
+        ("A character model of Shakespeare, ten minutes, validated on separate text",
+         "charlm train train.txt --dev dev.txt --split none --hidden 256 --time 10m "
+         "-o shk.npz"),
         ("Continue an interrupted run exactly, with a lower learning rate",
          "charlm train --resume shk.ckpt.npz --lr 0.001"),
     ],
