@@ -99,18 +99,19 @@ def charlm_score(model, path):
     return -s["logprob"] / s["tokens"]
 
 
-def run_charlm(files, seconds, options, folder):
+def run_charlm(files, seconds, options, folder, steps=None):
     model = str(pathlib.Path(folder) / "model.npz")
     log = str(pathlib.Path(folder) / "log.jsonl")
-    cmd = (["charlm", "train", files["train"], "--dev", files["dev"], *BASE,
-            "--time", str(seconds), "-o", model, "--log-file", log, "--progress", "off",
+    budget = ["--steps", str(steps)] if steps else ["--time", str(seconds)]
+    cmd = (["charlm", "train", files["train"], "--dev", files["dev"], *BASE, *budget,
+            "-o", model, "--log-file", log, "--progress", "off",
             "--sample-every", "0", "--force", "--json"] + options)
     out = subprocess.run(cmd, check=True, capture_output=True, text=True)
     summary = json.loads(out.stdout.strip().splitlines()[-1])
     curve = [json.loads(line) for line in open(log, encoding="utf-8")]
     best = min(curve, key=lambda r: r["val_loss"])
-    return {"steps": summary["steps"], "best_step": best["step"],
-            "best_val": best["val_loss"], "tokens_per_sec": summary.get("tokens_per_sec"),
+    return {"steps": summary["steps"], "best_step": best["step"], "seconds": curve[-1]["time"],
+            "best_val": best["val_loss"], "tokens_per_sec": curve[-1]["tokens"] / curve[-1]["time"],
             "curve": [(r["step"], round(r["val_loss"], 4)) for r in curve],
             "test": charlm_score(model, files["test"]),
             "tempest": charlm_score(model, files["tempest"])}
@@ -195,7 +196,7 @@ def run_torch(files, seconds, seed=1):
     for m, sd in zip(modules, best_state):
         m.load_state_dict(sd)
     best_step = min(curve, key=lambda r: r[1])[0]
-    return {"steps": step, "best_step": best_step, "best_val": best,
+    return {"steps": step, "best_step": best_step, "best_val": best, "seconds": elapsed,
             "tokens_per_sec": step * c["batch"] * c["window"] / elapsed, "curve": curve,
             "test": mean_loss(Batches(ids["test"], 1, 1024, lines=False)),
             "tempest": mean_loss(Batches(ids["tempest"], 1, 1024, lines=False))}
@@ -203,14 +204,14 @@ def run_torch(files, seconds, seed=1):
 
 # --- the command line --------------------------------------------------------------------------
 
-def report(name, split, seconds, r, json_path):
+def report(name, split, r, json_path):
     second_half = r["best_step"] > r["steps"] / 2
-    print(f"{name:<10} {split:<6} {seconds:>4.0f} s  {r['steps']:>5} steps "
+    print(f"{name:<10} {split:<6} {r['seconds']:>4.0f} s  {r['steps']:>5} steps "
           f"({r['tokens_per_sec'] or 0:,.0f} tok/s)  best val {r['best_val']:.4f} at step "
           f"{r['best_step']} ({'second' if second_half else 'first'} half)  "
           f"test {r['test']:.4f}  tempest {r['tempest']:.4f} nats/char  "
           f"load {load_average():.2f}", flush=True)
-    rec = dict(r, name=name, split=split, seconds=seconds, load=load_average(),
+    rec = dict(r, name=name, split=split, load=load_average(),
                best_in_second_half=second_half)
     print(json.dumps(rec), flush=True)
     if json_path:
@@ -230,6 +231,9 @@ def main(argv=None):
                     help="charlm's settings (charlm only)")
     ap.add_argument("--split", choices=["recipe", "works"], default="recipe")
     ap.add_argument("--time", type=float, default=600.0, help="training seconds")
+    ap.add_argument("--steps", type=int,
+                    help="charlm: train this many updates instead of --time, so that "
+                         "settings compare alike however busy the machine is")
     ap.add_argument("--name", help="the run's name in the report [default: the config]")
     ap.add_argument("--corpus", default=str(SHARED / "text" / "tinyshakespeare.txt"))
     ap.add_argument("--json", help="append the JSON line to this file")
@@ -243,12 +247,12 @@ def main(argv=None):
                 import torch  # noqa: F401
             except ImportError:
                 sys.exit("PyTorch is not installed: pip install -e '.[bench]'")
-            report("pytorch", args.split, args.time, run_torch(files, args.time), args.json)
+            report("pytorch", args.split, run_torch(files, args.time), args.json)
             return
         configs = sorted(CONFIGS) if args.side == "grid" else [args.config]
         for config in configs:
-            r = run_charlm(files, args.time, CONFIGS[config] + extra, folder)
-            report(args.name or config, args.split, args.time, r, args.json)
+            r = run_charlm(files, args.time, CONFIGS[config] + extra, folder, args.steps)
+            report(args.name or config, args.split, r, args.json)
 
 
 if __name__ == "__main__":

@@ -102,11 +102,17 @@ def read_corpus(sources, text_cfg, encoding_errors="strict", stdin_bytes=None,
     return srcs, stream
 
 
+def check_dev(paths):
+    """Refuse dev paths that cannot be read, before any corpus is."""
+    if any(p == "-" for p in paths):
+        raise UsageError("--dev reads files, not standard input")
+    resolve_sources(paths)
+
+
 def read_dev(paths, sources, text_cfg, encoding_errors="strict", use_cache=True):
     """The dev text of ``train --dev``: its sources and type stream, read like the
     corpus. A dev file that is also part of the corpus is refused."""
-    if any(p == "-" for p in paths):
-        raise UsageError("--dev reads files, not standard input")
+    check_dev(paths)
     srcs, stream = read_corpus(paths, text_cfg, encoding_errors, use_cache=use_cache)
     corpus_files = {os.path.realpath(s.path) for s in sources if s.path}
     for s in srcs:
@@ -180,6 +186,8 @@ def start(sources, text_cfg, train_cfg, *, cell="lstm", hidden=128, layers=2,
     if dev and train_cfg.val_fraction:
         raise UsageError("--val-fraction cannot be combined with --dev: the dev text is "
                          "the validation part")
+    if dev:
+        check_dev(list(dev))
     output = output or modelfile.default_model_path()
     checkpoint = checkpoint or checkpoint_path(output)
     check_outputs(output, checkpoint)
