@@ -11,6 +11,7 @@ from click.core import ParameterSource
 from charlm.cli.common import (Duration, FiniteRange, ReadingProgress, err_console,
                                live_display, progress_option, read_stdin_corpus, text_options)
 from charlm.cli.completion import complete_corpus, complete_model
+from charlm.lm.defaults import DEFAULT_DROPOUT
 from charlm.store import DEFAULT_MODEL, MODEL_ENV
 from charlm.training.schedule import DEFAULT_LR, DEFAULT_SCHEDULE, SCHEDULES
 
@@ -59,8 +60,9 @@ VOCAB_FIELDS = ("min_count", "max_vocab", "encoding_errors")
 @click.option("--embed", type=click.IntRange(0), default=None,
               help="Embedding width E; 0 feeds one-hot vectors straight into W_ax "
                    "[default: 0 for char, 128 for word].")
-@click.option("--dropout", type=FiniteRange(0, 1, max_open=True), default=0.0,
-              show_default=True, help="Dropout between layers and before the softmax.")
+@click.option("--dropout", type=FiniteRange(0, 1, max_open=True), default=DEFAULT_DROPOUT,
+              show_default=True, help="Dropout between layers and before the softmax "
+                                      "(training only; 0 turns it off).")
 @click.option("--seq-len", type=click.IntRange(1), default=64, show_default=True,
               help="Steps of truncated backpropagation through time (T).")
 @click.option("--batch-size", type=click.IntRange(1), default=32, show_default=True,

@@ -31,6 +31,7 @@ from charlm.store import modelfile, validate
 from charlm.text.corpus import (Batches, Prepared, encode_dev, prepare, resolve_sources,
                                 type_stream)
 from charlm.errors import ModelFileError, UsageError
+from charlm.lm.defaults import DEFAULT_DROPOUT
 from charlm.lm.model import LanguageModel, ModelConfig
 from charlm.lm.sampling import NOVEL_ARRAY, sample_texts
 from charlm.training.run import (apply_overrides, carried_from_arrays, check_memory,
@@ -171,7 +172,7 @@ def _check_space(model, output, checkpoint, extra_bytes=0):
 
 
 def start(sources, text_cfg, train_cfg, *, cell="lstm", hidden=128, layers=2,
-          embed=None, dropout=0.0, min_count=None, max_vocab=None, vocab=None, output=None,
+          embed=None, dropout=DEFAULT_DROPOUT, min_count=None, max_vocab=None, vocab=None, output=None,
           checkpoint=None, command=None, encoding_errors="strict", stdin_bytes=None,
           log_file=None, progress=None, use_cache=True, force=False, dev=None):
     """Read the corpus and set up a fresh run. Nothing is trained until its events
