@@ -51,6 +51,11 @@ COMMANDS = {
     "train": lambda p, out, m: ["train", p, "-o", out / "m.npz", "--steps", "2",
                                 "--hidden", "4", "--layers", "1", "--progress", "off",
                                 "--sample-every", "0"],
+    # the input as the validation text of a good corpus (the model's)
+    "train --dev": lambda p, out, m: ["train", m.parent / "names.txt", "--dev", p,
+                                      "-o", out / "m.npz", "--steps", "2", "--hidden", "4",
+                                      "--layers", "1", "--progress", "off",
+                                      "--sample-every", "0"],
     "tokenize": lambda p, out, m: ["tokenize", p, "--vocab-out", out / "vocab.json"],
     "score": lambda p, out, m: ["score", "-m", m, p, "--summary-only"],
     "generate": lambda p, out, m: ["generate", "-m", p, "-n", "1", "--seed", "1"],
@@ -145,6 +150,12 @@ TAGGER_MATRIX = {
 }
 for _name, _row in TAGGER_MATRIX.items():
     MATRIX[_name].update(_row)
+
+# Bad validation text fails as bad training text does; empty text is named as dev text.
+DEV_EMPTY = (1, "the dev text is empty")
+for _name, _row in MATRIX.items():
+    _row["train --dev"] = {"empty": DEV_EMPTY, "blank_lines": DEV_EMPTY,
+                           "one_huge_line": (SLOW, None)}.get(_name, _row["train"])
 
 
 def _cells():
