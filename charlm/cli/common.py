@@ -25,9 +25,7 @@ def model_option(f):
 
 
 def load_model(path):
-    """A language model; a tagger is refused in one line (its kind registered first,
-    so the message can say what it is)."""
-    import charlm.store.tagfile  # noqa: F401
+    """A language model; a file of another kind is refused in one line."""
     from charlm.store.modelfile import load
 
     return load(path or default_model_path())

@@ -139,7 +139,6 @@ def train(ctx, corpus, output, force, resume_path, checkpoint_path, progress, qu
     prints the command that resumes the run exactly.
     """
     from charlm.cli.train_display import TrainDisplay
-    import charlm.store.tagfile  # noqa: F401 (so --resume of a tagger's file says what it is)
     from charlm.lm import session
     from charlm.text.tokens import TextConfig
     from charlm.training.trainer import TrainConfig
