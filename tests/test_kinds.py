@@ -141,3 +141,32 @@ def test_the_store_imports_no_model_and_finds_every_kind_when_reading(tmp_path, 
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines() == [
         "[]", "LanguageModel ['checkpoint', 'model', 'tagger', 'tagger-checkpoint']"]
+
+
+def test_evaluate_dispatches_on_the_kind_of_the_model_file(tmp_path, toy_kind, monkeypatch):
+    from charlm.cli import evaluate_cmd
+
+    seen = []
+    monkeypatch.setitem(evaluate_cmd.EVALUATORS, "toy", (
+        lambda gold, model_path, fmt, encoding_errors: seen.append(
+            (gold, model_path, fmt, encoding_errors)), ("encoding_errors",)))
+    path, gold = tmp_path / "toy.npz", tmp_path / "gold.txt"
+    _write_toy(path)
+    gold.write_text("x\n")
+    out = CliRunner().invoke(cli, ["evaluate", "-m", str(path), "--format", "json", str(gold)])
+    assert out.exit_code == 0, out.output
+    assert seen == [(str(gold), str(path), "json", "strict")]
+    out = CliRunner().invoke(cli, ["evaluate", "-m", str(path), "--from-text", str(gold)])
+    assert out.exit_code == 2 and "--from-text does not apply to a toy" in out.output
+    assert len(seen) == 1
+    # a language model has no evaluator: the tagger's loader refuses it in one line
+    vocab = Vocab(["<eos>", "<unk>", "a", "b"])
+    cfg = ModelConfig(vocab_size=len(vocab), hidden=4, layers=1)
+    lm = tmp_path / "lm.npz"
+    modelfile.save(lm, modelfile.Bundle(LanguageModel.create(cfg, np.random.default_rng(1)),
+                                        vocab, TextConfig(level="char")))
+    out = CliRunner().invoke(cli, ["evaluate", "-m", str(lm), str(gold)])
+    assert out.exit_code == 1
+    assert out.output.strip() == (f"Error: {lm}: is a language model, not a tagger; train a "
+                                  "tagger with `charlm train-tagger` (or leave out -m for "
+                                  "the bundled English tagger)")
