@@ -28,7 +28,6 @@ EQUATIONS = {
              "c⟨t⟩ = Γ_u * c̃⟨t⟩ + Γ_f * c⟨t-1⟩",
              "a⟨t⟩ = Γ_o * tanh(c⟨t⟩)"],
 }
-OUTPUT_EQUATION = "ŷ⟨t⟩ = softmax(W_ya a⟨t⟩ + b_y)"
 GATE_NAMES = {"a": "a (tanh)", "u": "Γ_u update", "r": "Γ_r relevance", "f": "Γ_f forget",
               "o": "Γ_o output", "c": "c̃ candidate"}
 
