@@ -30,6 +30,7 @@ from charlm.files import check_space
 from charlm.store import modelfile, validate
 from charlm.text.corpus import (Batches, Prepared, encode_dev, prepare, resolve_sources,
                                 type_stream)
+from charlm.text.reader import check_readable
 from charlm.errors import ModelFileError, UsageError
 from charlm.lm.defaults import DEFAULT_DROPOUT
 from charlm.lm.model import LanguageModel, ModelConfig
@@ -91,7 +92,12 @@ def read_corpus(sources, text_cfg, encoding_errors="strict", stdin_bytes=None,
                 progress=None, use_cache=True):
     """Sources and their :class:`~charlm.text.corpus.TypeStream`, from the cache when the
     same files were tokenized the same way before."""
-    srcs = resolve_sources(sources, stdin_bytes)
+    return read_sources(resolve_sources(sources, stdin_bytes), text_cfg, encoding_errors,
+                        progress, use_cache)
+
+
+def read_sources(srcs, text_cfg, encoding_errors="strict", progress=None, use_cache=True):
+    """:func:`read_corpus` for sources already resolved."""
     collect = text_cfg.split == "lines"
     k = cache.key(srcs, text_cfg, collect, encoding_errors) if use_cache else None
     stream = cache.load(k) if k else None
@@ -107,7 +113,7 @@ def check_dev(paths):
     """Refuse dev paths that cannot be read, before any corpus is."""
     if any(p == "-" for p in paths):
         raise UsageError("--dev reads files, not standard input")
-    resolve_sources(paths)
+    check_readable(resolve_sources(paths))
 
 
 def read_dev(paths, sources, text_cfg, encoding_errors="strict", use_cache=True):
@@ -191,11 +197,14 @@ def start(sources, text_cfg, train_cfg, *, cell="lstm", hidden=128, layers=2,
         check_dev(list(dev))
     output = output or modelfile.default_model_path()
     checkpoint = checkpoint or checkpoint_path(output)
+    # Inputs before outputs: a mistyped corpus name is "no such file", whoever owns the
+    # output files.
+    srcs = resolve_sources(sources, stdin_bytes)
+    check_readable(srcs)
     check_outputs(output, checkpoint)
     run_id = secrets.token_hex(8)
     _check_replace(output, checkpoint, run_id, force)
-    srcs, stream = read_corpus(sources, text_cfg, encoding_errors, stdin_bytes, progress,
-                               use_cache)
+    srcs, stream = read_sources(srcs, text_cfg, encoding_errors, progress, use_cache)
     dev_srcs, dev_stream = (read_dev(list(dev), srcs, text_cfg, encoding_errors, use_cache)
                             if dev else (None, None))
     rng = np.random.default_rng(train_cfg.seed)
