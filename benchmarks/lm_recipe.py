@@ -110,8 +110,9 @@ def run_charlm(files, seconds, options, folder, steps=None):
     summary = json.loads(out.stdout.strip().splitlines()[-1])
     curve = [json.loads(line) for line in open(log, encoding="utf-8")]
     best = min(curve, key=lambda r: r["val_loss"])
-    return {"steps": summary["steps"], "best_step": best["step"], "seconds": curve[-1]["time"],
-            "best_val": best["val_loss"], "tokens_per_sec": curve[-1]["tokens"] / curve[-1]["time"],
+    last = curve[-1]
+    return {"steps": summary["steps"], "best_step": best["step"], "seconds": last["time"],
+            "best_val": best["val_loss"], "tokens_per_sec": last["tokens"] / last["time"],
             "curve": [(r["step"], round(r["val_loss"], 4)) for r in curve],
             "test": charlm_score(model, files["test"]),
             "tempest": charlm_score(model, files["tempest"])}

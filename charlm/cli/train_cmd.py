@@ -12,7 +12,7 @@ from charlm.cli.common import (Duration, FiniteRange, ReadingProgress, err_conso
                                live_display, progress_option, read_stdin_corpus,
                                run_file_options, text_options)
 from charlm.cli.completion import complete_corpus
-from charlm.lm.defaults import DEFAULT_DROPOUT
+from charlm.training.defaults import DEFAULT_DROPOUT
 from charlm.store import DEFAULT_MODEL, MODEL_ENV
 from charlm.training.schedule import DEFAULT_LR, DEFAULT_SCHEDULE, SCHEDULES
 

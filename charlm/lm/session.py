@@ -32,7 +32,7 @@ from charlm.text.corpus import (Batches, Prepared, encode_dev, prepare, resolve_
                                 type_stream)
 from charlm.text.reader import check_readable
 from charlm.errors import ModelFileError, UsageError
-from charlm.lm.defaults import DEFAULT_DROPOUT
+from charlm.training.defaults import DEFAULT_DROPOUT
 from charlm.lm.model import LanguageModel, ModelConfig
 from charlm.lm.sampling import NOVEL_ARRAY, sample_texts
 from charlm.training.run import (apply_overrides, carried_from_arrays, check_memory,
@@ -178,9 +178,10 @@ def _check_space(model, output, checkpoint, extra_bytes=0):
 
 
 def start(sources, text_cfg, train_cfg, *, cell="lstm", hidden=128, layers=2,
-          embed=None, dropout=DEFAULT_DROPOUT, min_count=None, max_vocab=None, vocab=None, output=None,
-          checkpoint=None, command=None, encoding_errors="strict", stdin_bytes=None,
-          log_file=None, progress=None, use_cache=True, force=False, dev=None):
+          embed=None, dropout=DEFAULT_DROPOUT, min_count=None, max_vocab=None, vocab=None,
+          output=None, checkpoint=None, command=None, encoding_errors="strict",
+          stdin_bytes=None, log_file=None, progress=None, use_cache=True, force=False,
+          dev=None):
     """Read the corpus and set up a fresh run. Nothing is trained until its events
     are iterated. ``vocab``: a fixed :class:`Vocab` to use instead of building one.
     ``force``: replace a model file or checkpoint that another run wrote.

@@ -3,6 +3,7 @@
 * :mod:`~charlm.training.trainer`: the loop (stop conditions, validation, best-model
   saving, checkpoints, recovery from NaN), which yields events and never prints;
 * :mod:`~charlm.training.schedule`: learning-rate schedules;
+* :mod:`~charlm.training.defaults`: the language model's dropout default;
 * :mod:`~charlm.training.run`: output paths, resume overrides, carried state.
 
 The loop talks to a model through a small interface: ``params`` (a dict of arrays),

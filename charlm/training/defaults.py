@@ -1,5 +1,5 @@
-"""Defaults of ``charlm train`` that belong to the language model, here so that the
-command line can show them without importing NumPy."""
+"""Defaults of ``charlm train`` beyond the learning rate (:mod:`.schedule`), here so
+that the command line can show them without importing NumPy or a model."""
 
 # Dropout between the layers and before the softmax. On whole plays that the model
 # never saw (Romeo and Juliet held out of tinyshakespeare, the 2x256 LSTM for 3,000
