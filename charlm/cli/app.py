@@ -125,9 +125,11 @@ def _register():
     from charlm.cli.tag_cmd import tag
     from charlm.cli.train_cmd import train
     from charlm.cli.train_tagger_cmd import train_tagger
+    from charlm.cli.train_classifier_cmd import train_classifier
+    from charlm.cli.classify_cmd import classify
 
     for command in (train, generate, score, tokenize, info, corpora, completion, train_tagger,
-                    tag, evaluate):
+                    tag, evaluate, train_classifier, classify):
         cli.add_command(command)
 
 

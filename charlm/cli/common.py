@@ -113,10 +113,15 @@ class Duration(click.ParamType):
 
 
 
-def text_options(f):
-    """Options that decide how text becomes tokens (shared with other commands)."""
+def text_options(f=None, *, split=True, level="char"):
+    """Options that decide how text becomes tokens (shared with other commands).
+    ``@text_options``, or ``@text_options(split=False, level="word")`` for a command
+    that reads one example per line whatever --split would say, with another default
+    level."""
+    if f is None:
+        return lambda g: text_options(g, split=split, level=level)
     options = [
-        click.option("--level", type=click.Choice(LEVELS), default="char", show_default=True,
+        click.option("--level", type=click.Choice(LEVELS), default=level, show_default=True,
                      help="Tokens are characters or words (Unicode-aware regex)."),
         click.option("--split", type=click.Choice(SPLITS), default="lines", show_default=True,
                      help="lines: each non-empty line is one example ending in EOS. "
@@ -134,6 +139,8 @@ def text_options(f):
                           "the rarest become UNK."),
         encoding_errors_option,
     ]
+    if not split:
+        del options[1]
     for option in reversed(options):
         f = option(f)
     return f

@@ -38,7 +38,8 @@ def fmt_metrics(metrics):
     """Validation metrics other than the loss, e.g. "acc 95.12%  F1 71.3"."""
     if not metrics:
         return ""
-    names = {"accuracy": ("acc", lambda v: f"{v:.2%}"), "f1": ("F1", lambda v: f"{100 * v:.1f}")}
+    names = {"accuracy": ("acc", lambda v: f"{v:.2%}"), "f1": ("F1", lambda v: f"{100 * v:.1f}"),
+             "macro_f1": ("macro-F1", lambda v: f"{100 * v:.1f}")}
     parts = []
     for k, v in metrics.items():
         label, fmt = names.get(k, (k, lambda v: f"{v:.4g}"))

@@ -1,0 +1,178 @@
+"""``charlm train-classifier``: parse options, start or resume a classifier run, render
+it with the shared training display and loop driver."""
+
+import click
+from click.core import ParameterSource
+
+from charlm.cli.common import Duration, FiniteRange, err_console, progress_option, text_options
+from charlm.cli.completion import complete_model
+from charlm.cli.train_cmd import _command_line, drive
+from charlm.training.schedule import SCHEDULES
+
+DEFAULT_CLASSIFIER = "classifier.npz"     # charlm.classifier.file.DEFAULT_CLASSIFIER
+TRAIN_FIELDS = ("batch_size", "lr", "optimizer", "clip", "steps", "epochs", "time_limit",
+                "patience", "eval_every", "val_fraction", "seed", "dtype", "lr_schedule",
+                "warmup", "lr_decay", "lr_decay_every", "min_lr", "checkpoint_every")
+MODEL_FIELDS = ("cell", "hidden", "layers", "embed", "bidirectional", "pool", "dropout")
+DATA_FIELDS = ("format", "text_col", "label_col", "header", "min_count", "max_vocab",
+               "word_dropout", "encoding_errors")
+TEXT_FIELDS = ("level", "lowercase", "normalize", "graphemes")
+FORMATS = ("auto", "tsv", "csv", "fasttext", "folder")
+
+
+@click.command("train-classifier")
+@click.argument("train", required=False, type=click.Path(exists=True, allow_dash=False))
+@click.option("--dev", type=click.Path(exists=True),
+              help="Labelled lines to select the best model on (dev accuracy) "
+                   "[default: hold out --val-fraction of TRAIN].")
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help=f"Classifier file to write [default: ./{DEFAULT_CLASSIFIER}]. It always "
+                   "holds the best model so far.")
+@click.option("--force", is_flag=True,
+              help="Replace the classifier file or checkpoint even if another run wrote "
+                   "it (by default train-classifier refuses, so that a typo in -o never "
+                   "destroys a trained classifier).")
+@click.option("--resume", "resume_path", type=click.Path(dir_okay=False),
+              shell_complete=complete_model,
+              help="Continue the run saved in this checkpoint, exactly where it stopped.")
+@click.option("--checkpoint", "checkpoint_path", type=click.Path(dir_okay=False),
+              help="Where to write checkpoints [default: the classifier's name with "
+                   ".ckpt.npz].")
+@click.option("--checkpoint-every", type=click.IntRange(0), default=None,
+              help="Steps between checkpoints; 0: only at the end and on interrupt "
+                   "[default: at every validation].")
+# the data
+@click.option("--format", "format", type=click.Choice(FORMATS), default="auto",
+              show_default=True,
+              help="tsv/csv: a text and a label column; fasttext: __label__X text lines; "
+                   "folder: a directory with one file per class, one example per line; "
+                   "auto: decide from what TRAIN looks like.")
+@click.option("--text-col", default=None,
+              help="TSV/CSV: the text column, an index (0 the first, -1 the last) or a "
+                   "header name [default: detected].")
+@click.option("--label-col", default=None,
+              help="TSV/CSV: the label column, an index or a header name [default: the "
+                   "column with the fewest distinct values].")
+@click.option("--header/--no-header", default=None,
+              help="TSV/CSV: the first line names the columns [default: detected].")
+@click.option("--word-dropout", type=FiniteRange(0), default=0.25, show_default=True,
+              help="α of word dropout: a token seen c times is UNK in training with "
+                   "probability α/(α+c); 0 turns it off.")
+@text_options(split=False, level="word")
+# the model
+@click.option("--cell", type=click.Choice(["rnn", "gru", "lstm"]), default="lstm",
+              show_default=True, help="Recurrent cell.")
+@click.option("--hidden", type=click.IntRange(1), default=128, show_default=True,
+              help="Hidden units per direction (H).")
+@click.option("--layers", type=click.IntRange(1), default=1, show_default=True,
+              help="Stacked recurrent layers.")
+@click.option("--embed", type=click.IntRange(1), default=None,
+              help="Token embedding width (E) [default: 32 for char, 100 for word].")
+@click.option("--bidirectional/--unidirectional", default=True, show_default=True,
+              help="Read each line both ways (a→ and a←) or left to right only.")
+@click.option("--pool", default="last+max", show_default=True,
+              help="What reaches the softmax: last (the final states a→⟨T_x⟩, a←⟨1⟩), "
+                   "max or mean over the line's steps, or several joined by +.")
+@click.option("--dropout", type=FiniteRange(0, 1, max_open=True), default=0.5,
+              show_default=True, help="Dropout on the embeddings, between layers and "
+                                      "before the softmax.")
+# training
+@click.option("--batch-size", type=click.IntRange(1), default=64, show_default=True,
+              help="Lines per batch (N).")
+@click.option("--lr", type=FiniteRange(0, min_open=True), default=2e-3,
+              show_default=True, help="Learning rate.")
+@click.option("--lr-schedule", type=click.Choice(SCHEDULES), default="cosine",
+              show_default=True,
+              help="constant; step: multiply by --lr-decay every --lr-decay-every epochs; "
+                   "cosine: down to --min-lr when training ends.")
+@click.option("--warmup", type=click.IntRange(0), default=0, show_default=True,
+              help="Steps of linear learning-rate warm-up.")
+@click.option("--lr-decay", type=FiniteRange(0, 1, min_open=True), default=0.5,
+              show_default=True, help="Factor of the step schedule.")
+@click.option("--lr-decay-every", type=FiniteRange(0, min_open=True), default=5.0,
+              show_default=True, help="Epochs between steps of the step schedule.")
+@click.option("--min-lr", type=FiniteRange(0), default=None,
+              help="Final rate of the cosine schedule [default: --lr / 10].")
+@click.option("--clip", type=FiniteRange(0), default=5.0, show_default=True,
+              help="Clip the gradient's global norm to this; 0 turns clipping off.")
+@click.option("--optimizer", type=click.Choice(["adam", "sgd"]), default="adam",
+              show_default=True, help="Update rule.")
+@click.option("--steps", type=click.IntRange(1), default=None,
+              help="Stop after this many updates in total.")
+@click.option("--epochs", type=FiniteRange(0, min_open=True), default=None,
+              help="Stop after this many passes over TRAIN "
+                   "[default: 20 when no stop condition is given].")
+@click.option("--time", "time_limit", type=Duration(), default=None,
+              help="Stop after this much training time in total: seconds, or 90s, 10m, 1.5h.")
+@click.option("--patience", type=click.IntRange(1), default=None,
+              help="Stop after this many validations in a row without improvement.")
+@click.option("--eval-every", type=click.IntRange(1), default=None,
+              help="Steps between validations [default: about 10 a pass, at least every "
+                   "50 steps].")
+@click.option("--val-fraction", type=FiniteRange(0, 1, max_open=True), default=0.1,
+              show_default=True, help="Without --dev: share of TRAIN's lines held out.")
+@click.option("--seed", type=click.IntRange(0), default=1, show_default=True,
+              help="Seed for initialisation, the held-out split, shuffling and dropout.")
+@click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32",
+              show_default=True, help="Floating-point precision.")
+@progress_option
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
+@click.option("--log-file", type=click.Path(dir_okay=False),
+              help="Append one JSON object per validation to this file (JSON lines).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print a JSON summary on stdout at the end.")
+@click.pass_context
+def train_classifier(ctx, train, dev, output, force, resume_path, checkpoint_path, progress,
+                     quiet, log_file, as_json, **opts):
+    """Train a line classifier (sentiment, language, topic …) on labelled lines.
+
+    TRAIN holds one example per line: text<TAB>label or label<TAB>text (TSV/CSV,
+    with or without a header), fastText's __label__X text, or a folder with one file
+    per class. The classifier is written to a classifier file.
+
+    The model reads the whole line, then answers once (many-to-one): a bidirectional
+    LSTM (GRU, RNN) over characters or words, the final states a→⟨T_x⟩ and a←⟨1⟩
+    (and the max over the line's steps) into ŷ = softmax(W_y h + b_y).
+
+    Progress goes to stderr. The classifier file is written each time the dev
+    accuracy improves; Ctrl-C finishes the step, saves, and prints the command that
+    resumes the run exactly.
+    """
+    from charlm.classifier import session
+    from charlm.cli.classifier_display import ClassifierDisplay
+    from charlm.errors import UsageError
+    from charlm.text.tokens import TextConfig
+    from charlm.training.trainer import TrainConfig
+
+    command = _command_line()
+    console = err_console(progress)
+
+    def given(name):
+        return ctx.get_parameter_source(name) in (ParameterSource.COMMANDLINE,
+                                                   ParameterSource.ENVIRONMENT)
+
+    if resume_path:
+        explicit = {k: v for k, v in opts.items() if k in TRAIN_FIELDS + MODEL_FIELDS +
+                    DATA_FIELDS + TEXT_FIELDS and given(k)}
+        run = session.resume(resume_path, overrides=explicit, train_path=train,
+                             dev_path=dev, output=output, command=command, log_file=log_file,
+                             force=force)
+    else:
+        if train is None:
+            raise UsageError("give TRAIN, labelled lines (or --resume CHECKPOINT)")
+        char = opts["level"] == "char"
+        if opts["embed"] is None:
+            opts["embed"] = 32 if char else 100
+        if opts["min_count"] is None:
+            opts["min_count"] = 1 if char else 2
+        if opts["steps"] is None and opts["epochs"] is None and opts["time_limit"] is None:
+            opts["epochs"] = 20.0
+        train_cfg = TrainConfig(**{k: opts[k] for k in TRAIN_FIELDS})
+        data = session.DataConfig(**{k: opts[k] for k in DATA_FIELDS})
+        text_cfg = TextConfig(**{k: opts[k] for k in TEXT_FIELDS})
+        run = session.start(train, dev, train_cfg, data, text_cfg,
+                            **{k: opts[k] for k in MODEL_FIELDS}, output=output,
+                            checkpoint=checkpoint_path, command=command, log_file=log_file,
+                            force=force)
+    display = ClassifierDisplay(console, progress, quiet, run, run.log_file)
+    drive(ctx, run, display, as_json)
