@@ -11,13 +11,16 @@ from charlm.cli.tag_cmd import load_tagger, tagger_option
 
 
 @click.command()
-@click.argument("gold", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+@click.argument("gold", type=click.Path(exists=True, allow_dash=True))
 @tagger_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="A readable report (a table on a terminal), or JSON "
                                       "with top-level keys accuracy, entities, per_tag …")
-@click.option("--input", "input_fmt", type=click.Choice(["auto", "conllu", "conll"]),
-              default="auto", show_default=True, help="Format of GOLD.")
+@click.option("--input", "input_fmt",
+              type=click.Choice(["auto", "conllu", "conll", "tsv", "csv", "fasttext", "folder"]),
+              default="auto", show_default=True,
+              help="Format of GOLD: conllu or conll for a tagger; tsv, csv, fasttext or "
+                   "folder (one file per class) for a classifier.")
 @click.option("--tag-column", type=click.Choice(["upos", "xpos"]), default=None,
               help="CoNLL-U: the gold column [default: the one the tagger learned].")
 @click.option("--token-col", type=int, default=None,
@@ -33,9 +36,17 @@ from charlm.cli.tag_cmd import load_tagger, tagger_option
 @click.option("--from-text", is_flag=True,
               help="Also tag each sentence's raw '# text =' line with the tokenizer and "
                    "score the tokens whose character spans match the gold ones.")
+@click.option("--text-col", default=None,
+              help="Classifiers, TSV/CSV: the text column, an index or a header name "
+                   "[default: detected].")
+@click.option("--label-col", default=None,
+              help="Classifiers, TSV/CSV: the label column [default: detected].")
+@click.option("--header/--no-header", default=None,
+              help="Classifiers, TSV/CSV: the first line names the columns "
+                   "[default: detected].")
 @encoding_errors_option
 def evaluate(gold, model_path, fmt, input_fmt, tag_column, token_col, tag_col, drop_types,
-             no_constrain, from_text, encoding_errors):
+             no_constrain, from_text, text_col, label_col, header, encoding_errors):
     """Measure a tagger on a gold file: accuracy, per-tag and entity scores.
 
     GOLD is a tagged CoNLL-U or column file. Reported: token accuracy (also on words
@@ -44,6 +55,11 @@ def evaluate(gold, model_path, fmt, input_fmt, tag_column, token_col, tag_col, d
     most frequent confusions.
 
     """
+    if _kind(model_path) in ("classifier", "classifier-checkpoint"):
+        from charlm.cli.classifier_report import evaluate_classifier
+
+        return evaluate_classifier(model_path, gold, fmt, input_fmt, text_col, label_col,
+                                   header, encoding_errors)
     from charlm.tagger.report import evaluate_from_text, evaluate_sentences
     from charlm.text.conll import read_tagged
 
@@ -63,6 +79,19 @@ def evaluate(gold, model_path, fmt, input_fmt, tag_column, token_col, tag_col, d
         sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
         return
     render(result, gold)
+
+
+def _kind(path):
+    """The kind of the file -m names, or None (then the tagger's loader explains)."""
+    from charlm.errors import ModelFileError
+    from charlm.store.validate import read_header
+
+    if not path:
+        return None
+    try:
+        return read_header(path).get("kind")
+    except (ModelFileError, OSError):
+        return None
 
 
 def _pct(x):

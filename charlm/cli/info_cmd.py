@@ -30,11 +30,26 @@ def info(model, model_path, fmt):
 
     from charlm.store.info import describe
 
-    d = describe(model or model_path or default_model_path())
+    path = model or model_path or default_model_path()
+    from charlm.store.validate import read_header
+    try:
+        kind = read_header(path).get("kind")
+    except Exception:
+        kind = None
+    if kind in ("classifier", "classifier-checkpoint"):
+        from charlm.classifier.describe import describe as describe_classifier
+        d = describe_classifier(path)
+    else:
+        d = describe(path)
     if fmt == "json":
         sys.stdout.write(json.dumps(d, ensure_ascii=False, indent=1) + "\n")
         return
     con = Console(highlight=False, soft_wrap=True)
+    if kind in ("classifier", "classifier-checkpoint"):
+        from charlm.cli.classifier_info import render_classifier
+
+        render_classifier(con, d)
+        return
     if "tagging" in d:
         from charlm.cli.tagger_info import render_tagger
 
