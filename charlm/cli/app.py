@@ -92,8 +92,8 @@ def quiet_stdout():
                    "when other processes were busy; a BLAS variable such as "
                    "OPENBLAS_NUM_THREADS, if set, is kept. Give it before the subcommand.")
 def cli(threads):
-    """Train and use recurrent language models (RNN, GRU, LSTM) and bidirectional
-    taggers from the shell.
+    """Train and use recurrent language models (RNN, GRU, LSTM), bidirectional
+    taggers and line classifiers from the shell.
 
     \b
       charlm train corpus.txt            train a model (writes model.npz)
@@ -104,6 +104,8 @@ def cli(threads):
       echo "The old man the boat." | charlm tag     parts of speech (bundled tagger)
       charlm train-tagger train.conllu --dev dev.conllu   train a tagger
       charlm evaluate -m tagger.npz test.conllu   its accuracy (and entity F1)
+      charlm train-classifier train.tsv --dev dev.tsv   a line classifier
+      charlm classify -m classifier.npz lines.txt     a label per line
 
     Run `charlm COMMAND --help` for a command's options; `man charlm` for the manual.
     """
