@@ -26,6 +26,9 @@ from charlm.text.tokens import normalize_text, split_tokens
 
 PAD, UNK = "<pad>", "<unk>"
 PAD_ID, UNK_ID = 0, 1
+# A line is read up to this many tokens (a whole book on one line would otherwise
+# cost minutes and gigabytes); what follows does not change its label.
+MAX_TOKENS = 20_000
 
 
 @dataclass
@@ -67,9 +70,11 @@ class ClassVocab:
                    list(d.get("label_counts") or []))
 
     def encode(self, tokens):
-        """Token ids of a line; a line with no tokens is one UNK (it still gets an answer)."""
+        """Token ids of a line (its first MAX_TOKENS); a line with no tokens is one UNK
+        (it still gets an answer)."""
         get = self.token_ids.get
-        return np.array([get(t, UNK_ID) for t in tokens] or [UNK_ID], dtype=np.int64)
+        return np.array([get(t, UNK_ID) for t in tokens[:MAX_TOKENS]] or [UNK_ID],
+                        dtype=np.int64)
 
     def unk_probability(self, alpha):
         """Per token id, the chance word dropout replaces it by UNK: α / (α + count)."""

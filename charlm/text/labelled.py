@@ -73,6 +73,8 @@ class ReadReport:
 def detect_format(path, first_line):
     if os.path.isdir(path):
         return "folder"
+    if not first_line.strip():
+        raise CorpusError(f"{path}: no labelled lines (the file is empty or blank)")
     if first_line.lstrip().startswith(FASTTEXT_PREFIX):
         return "fasttext"
     if "\t" in first_line:
