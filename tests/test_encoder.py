@@ -123,3 +123,13 @@ def test_layer_run_matches_forward(bidirectional, rng):
     for n, L in enumerate(np.sort(LENGTHS)[::-1]):
         assert np.allclose(fast[:L, :, n], slow[:L, :, n], rtol=0, atol=1e-12)
     assert out.shape == fast.shape
+
+
+@pytest.mark.parametrize("modes", MODES)
+@pytest.mark.parametrize("half", [None, 2])
+def test_pool_run_matches_pool_forward(modes, half, rng):
+    from charlm.engine.encoder import pool_run
+
+    A = rng.standard_normal((T, 2 * H, N))
+    h, _ = pool_forward(A, LENGTHS, modes, half)
+    assert np.array_equal(pool_run(A.copy(), LENGTHS, modes, half), h)

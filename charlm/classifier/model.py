@@ -31,7 +31,8 @@ import numpy as np
 
 from charlm.engine.cells import CELLS
 from charlm.engine.encoder import (POOLS, head_backward, head_forward, layer_backward,
-                                   layer_forward, layer_run, pool_backward, pool_forward)
+                                   layer_forward, layer_run, pool_backward, pool_forward,
+                                   pool_run)
 from charlm.engine.ops import (dropout_backward, dropout_forward, log_softmax,
                                lookup_backward, lookup_forward,
                                softmax_cross_entropy_backward, softmax_cross_entropy_forward)
@@ -206,7 +207,7 @@ class ClassifierModel:
         for layer in range(1, cfg.layers + 1):
             h = layer_run(self.cell, h, x.lengths, *self._dirs(layer))
         half = cfg.hidden if cfg.bidirectional else None
-        f, _ = pool_forward(h, x.lengths, self.modes, half)
+        f = pool_run(h, x.lengths, self.modes, half)                      # (F, N)
         z, _ = head_forward(f, p["W_y"], p["b_y"])                        # (K, N)
         return log_softmax(z, axis=0).T                                   # (N, K)
 

@@ -143,6 +143,25 @@ def pool_forward(A, lengths, modes, H=None):
     return np.ascontiguousarray(h), (modes, caches, lengths, H, A.shape, A.dtype)
 
 
+def pool_run(A, lengths, modes, H=None):
+    """Forward only (classifying): h as :func:`pool_forward` gives it, without the
+    argmax that backward would need. ``A`` may be overwritten."""
+    T, D, N = A.shape
+    lengths = np.asarray(lengths)
+    valid = np.arange(T)[:, None] < lengths[None, :]                 # (T, N)
+    parts = []
+    for mode in modes:
+        if mode == "last":
+            h = A[lengths - 1, :, np.arange(N)].T                     # (D, N)
+            parts.append(h if H is None else np.concatenate((h[:H], A[0, H:, :]), axis=0))
+        elif mode == "mean":
+            parts.append(np.einsum("tdn,tn->dn", A, (valid / lengths[None, :]).astype(A.dtype)))
+    if "max" in modes:
+        A[~np.broadcast_to(valid[:, None, :], A.shape)] = -np.inf
+        parts.insert(list(modes).index("max"), A.max(axis=0))
+    return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
+
+
 def pool_backward(dh, cache):
     """Returns dA (T, D, N): zero at padded steps."""
     modes, caches, lengths, H, shape, dtype = cache
