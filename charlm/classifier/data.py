@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from charlm.errors import CorpusError
+from charlm.training.batching import length_batches
 from charlm.text.tokens import normalize_text, split_tokens
 
 PAD, UNK = "<pad>", "<unk>"
@@ -144,17 +145,8 @@ class LineBatches:
     def epoch(self, rng=None):
         if rng is None and self._fixed is not None:
             return self._fixed
-        n = len(self.id_lists)
-        if rng is None:
-            order = np.argsort(self.lengths, kind="stable")
-        else:
-            perm = rng.permutation(n)
-            order = perm[np.argsort(self.lengths[perm], kind="stable")]
-        chunks = [order[i:i + self.batch_size] for i in range(0, n, self.batch_size)]
-        if rng is not None:
-            chunks = [chunks[i] for i in rng.permutation(len(chunks))]
         out = []
-        for idx in chunks:
+        for idx in length_batches(self.lengths, self.batch_size, rng):
             lines = [self.id_lists[i] for i in idx]
             if rng is not None and self.unk_p is not None:
                 lines = [np.where(rng.random(len(x)) < self.unk_p[x], UNK_ID, x)
