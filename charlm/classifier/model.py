@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from charlm.engine.bidirectional import init_params as birnn_init
 from charlm.engine.cells import CELLS
 from charlm.engine.encoder import (POOLS, head_backward, head_forward, layer_backward,
                                    layer_forward, layer_run, pool_backward, pool_forward,
@@ -106,26 +107,9 @@ class ClassifierConfig(Settings):
 
 
 def init_params(config, rng, dtype=np.float32):
-    """As the tagger's: recurrent and output weights uniform in ±1/√H, embeddings
-    normal with standard deviation 1/√E, biases zero but the LSTM forget gate at 1."""
-    params = {}
-    H = config.hidden
-    for name, shape in config.param_shapes().items():
-        if name == "W_ex":
-            w = rng.standard_normal(shape) / np.sqrt(shape[0])
-        elif name.endswith(".b_a"):
-            w = config.cell_spec.bias_init(H, dtype)
-            if config.cell == "lstm":
-                f = config.cell_spec.gates.index("f")
-                w[f * H:(f + 1) * H] = 1.0
-        elif name == "b_y":
-            w = np.zeros(shape)
-        else:
-            s = 1.0 / np.sqrt(H)
-            w = rng.uniform(-s, s, size=shape)
-        params[name] = np.ascontiguousarray(w, dtype=dtype)
-    params["W_ex"][:, 0] = 0.0
-    return params
+    """As the tagger's (:func:`charlm.engine.bidirectional.init_params`)."""
+    return birnn_init(config.param_shapes(), config.cell_spec, lambda name: config.hidden,
+                      rng, ("W_ex",), dtype)
 
 
 class ClassifierModel:
