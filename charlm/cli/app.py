@@ -129,6 +129,7 @@ def _register():
     from charlm.cli.train_tagger_cmd import train_tagger
     from charlm.cli.train_classifier_cmd import train_classifier
     from charlm.cli.classify_cmd import classify
+    import charlm.cli.classifier_report  # noqa: F401  (registers evaluate for classifiers)
 
     for command in (train, generate, score, tokenize, info, corpora, completion, train_tagger,
                     tag, evaluate, train_classifier, classify):

@@ -6,16 +6,23 @@ import json
 import sys
 
 from charlm.cli.common import stdout_is_tty
+from charlm.cli.evaluate_cmd import register_evaluator
 
 
-def evaluate_classifier(model_path, gold, fmt, data_format="auto", text_col=None,
+def evaluate_classifier(gold, model_path, fmt, input_fmt="auto", text_col=None,
                         label_col=None, header=None, encoding_errors="strict"):
+    """Classify the labelled lines of GOLD and report the scores."""
+    import click
+
     from charlm.classifier import file as classfile
     from charlm.classifier.evaluate import evaluate_examples
     from charlm.text.labelled import read_labelled
 
+    if input_fmt in ("conllu", "conll"):
+        raise click.UsageError(f"--input {input_fmt} is a tagged file's format; a "
+                               "classifier reads tsv, csv, fasttext or folder")
     bundle = classfile.load(model_path)
-    examples = read_labelled(gold, data_format, text_col, label_col, header, encoding_errors)
+    examples = read_labelled(gold, input_fmt, text_col, label_col, header, encoding_errors)
     result = evaluate_examples(bundle.model, bundle.vocab, bundle.text, examples)
     if fmt == "json":
         sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
@@ -62,3 +69,7 @@ def render(r, name):
         c.add_row(lab, *[("·" if v == 0 else str(v)) if tty else str(v) for v in m[i]])
     con.print("confusion matrix (rows: true label, columns: predicted)", markup=False)
     con.print(c)
+
+
+register_evaluator("classifier", evaluate_classifier,
+                   ("input_fmt", "text_col", "label_col", "header", "encoding_errors"))

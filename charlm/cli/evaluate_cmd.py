@@ -1,13 +1,43 @@
-"""``charlm evaluate``: tag a gold file and report accuracy, per-tag and entity-level
-precision/recall/F1 and the most confused tags."""
+"""``charlm evaluate``: measure a model file on a gold file. The command dispatches on
+the file's kind (its family in :mod:`charlm.store.kinds`) to the evaluator registered
+for it (:func:`register_evaluator`); a tagger is evaluated here: tag the gold file and
+report accuracy, per-tag and entity-level precision/recall/F1 and the most confused
+tags."""
 
 import json
+import os
 import sys
 
 import click
+from click.core import ParameterSource
 
-from charlm.cli.common import encoding_errors_option, stdout_is_tty
+from charlm.cli.common import encoding_errors_option, labelled_options, stdout_is_tty
 from charlm.cli.tag_cmd import load_tagger, tagger_option
+
+# family of model file -> (run(gold, model_path, fmt, **options), names of the options
+# it reads). A file whose kind has no evaluator, or whose header cannot be read, goes
+# to the tagger's, whose loader says in one line what is wrong with it.
+EVALUATORS = {}
+DEFAULT_FAMILY = "tagger"
+
+
+def register_evaluator(family, run, options=()):
+    """Let ``charlm evaluate`` measure the files of ``family``: ``run(gold, model_path,
+    fmt, **options)`` gets the command's options named in ``options``; any other option
+    given on the command line is refused as not applying to that kind of model."""
+    EVALUATORS[family] = (run, tuple(options))
+
+
+def _family(path):
+    """The family of the model file at ``path`` that has an evaluator, else the default."""
+    from charlm.errors import ModelFileError
+    from charlm.store import kinds, validate
+
+    try:
+        family = kinds.family_of(validate.read_header(path).get("kind"))
+    except (ModelFileError, OSError):
+        return DEFAULT_FAMILY
+    return family if family in EVALUATORS else DEFAULT_FAMILY
 
 
 @click.command()
@@ -36,35 +66,44 @@ from charlm.cli.tag_cmd import load_tagger, tagger_option
 @click.option("--from-text", is_flag=True,
               help="Also tag each sentence's raw '# text =' line with the tokenizer and "
                    "score the tokens whose character spans match the gold ones.")
-@click.option("--text-col", default=None,
-              help="Classifiers, TSV/CSV: the text column, an index or a header name "
-                   "[default: detected].")
-@click.option("--label-col", default=None,
-              help="Classifiers, TSV/CSV: the label column [default: detected].")
-@click.option("--header/--no-header", default=None,
-              help="Classifiers, TSV/CSV: the first line names the columns "
-                   "[default: detected].")
+@labelled_options("Classifiers, TSV/CSV: ")
 @encoding_errors_option
-def evaluate(gold, model_path, fmt, input_fmt, tag_column, token_col, tag_col, drop_types,
-             no_constrain, from_text, text_col, label_col, header, encoding_errors):
-    """Measure a tagger on a gold file: accuracy, per-tag and entity scores.
+@click.pass_context
+def evaluate(ctx, gold, model_path, fmt, **options):
+    """Measure a tagger or a classifier on a gold file.
 
-    GOLD is a tagged CoNLL-U or column file. Reported: token accuracy (also on words
-    the tagger has no embedding for), precision/recall/F1 per tag, entity-level
-    precision/recall/F1 (exact span and type, counted as conlleval does), and the
-    most frequent confusions.
+    For a tagger, GOLD is a tagged CoNLL-U or column file. Reported: token accuracy
+    (also on words the tagger has no embedding for), precision/recall/F1 per tag,
+    entity-level precision/recall/F1 (exact span and type, counted as conlleval
+    does), and the most frequent confusions.
+
+    For a classifier (-m a file of train-classifier), GOLD holds labelled lines as
+    train-classifier reads them. Reported: accuracy, macro-F1, precision/recall/F1
+    per class and the confusion matrix.
 
     """
-    if _kind(model_path) in ("classifier", "classifier-checkpoint"):
-        from charlm.cli.classifier_report import evaluate_classifier
+    from charlm.store import default_tagger_path
 
-        return evaluate_classifier(model_path, gold, fmt, input_fmt, text_col, label_col,
-                                   header, encoding_errors)
+    family = _family(model_path or default_tagger_path())
+    run, accepted = EVALUATORS[family]
+    for param in ctx.command.params:
+        if (param.name in options and param.name not in accepted and
+                ctx.get_parameter_source(param.name) is ParameterSource.COMMANDLINE):
+            raise click.UsageError(f"{param.opts[-1]} does not apply to a {family}")
+    run(gold, model_path, fmt, **{k: v for k, v in options.items() if k in accepted})
+
+
+def evaluate_tagger(gold, model_path, fmt, input_fmt, tag_column, token_col, tag_col,
+                    drop_types, no_constrain, from_text, encoding_errors):
+    """Tag GOLD with the tagger and report its scores."""
     from charlm.tagger.report import evaluate_from_text, evaluate_sentences
     from charlm.text.conll import read_tagged
 
     if from_text and gold == "-":
         raise click.UsageError("--from-text reads GOLD twice: give a file, not -")
+    if os.path.isdir(gold):
+        raise click.UsageError(f"{gold}: is a directory; a tagger is measured on a tagged "
+                               "file (a folder of one file per class is a classifier's)")
     bundle, model = load_tagger(model_path, not no_constrain)
     column = tag_column or bundle.tagging.get("tag_column") or "upos"
 
@@ -81,17 +120,9 @@ def evaluate(gold, model_path, fmt, input_fmt, tag_column, token_col, tag_col, d
     render(result, gold)
 
 
-def _kind(path):
-    """The kind of the file -m names, or None (then the tagger's loader explains)."""
-    from charlm.errors import ModelFileError
-    from charlm.store.validate import read_header
-
-    if not path:
-        return None
-    try:
-        return read_header(path).get("kind")
-    except (ModelFileError, OSError):
-        return None
+register_evaluator("tagger", evaluate_tagger,
+                   ("input_fmt", "tag_column", "token_col", "tag_col", "drop_types",
+                    "no_constrain", "from_text", "encoding_errors"))
 
 
 def _pct(x):

@@ -4,8 +4,8 @@ it with the shared training display and loop driver."""
 import click
 from click.core import ParameterSource
 
-from charlm.cli.common import Duration, FiniteRange, err_console, progress_option, text_options
-from charlm.cli.completion import complete_model
+from charlm.cli.common import (Duration, FiniteRange, err_console, labelled_options,
+                               progress_option, run_file_options, text_options)
 from charlm.cli.train_cmd import _command_line, drive
 from charlm.training.schedule import SCHEDULES
 
@@ -25,36 +25,15 @@ FORMATS = ("auto", "tsv", "csv", "fasttext", "folder")
 @click.option("--dev", type=click.Path(exists=True),
               help="Labelled lines to select the best model on (dev accuracy) "
                    "[default: hold out --val-fraction of TRAIN].")
-@click.option("-o", "--output", type=click.Path(dir_okay=False),
-              help=f"Classifier file to write [default: ./{DEFAULT_CLASSIFIER}]. It always "
-                   "holds the best model so far.")
-@click.option("--force", is_flag=True,
-              help="Replace the classifier file or checkpoint even if another run wrote "
-                   "it (by default train-classifier refuses, so that a typo in -o never "
-                   "destroys a trained classifier).")
-@click.option("--resume", "resume_path", type=click.Path(dir_okay=False),
-              shell_complete=complete_model,
-              help="Continue the run saved in this checkpoint, exactly where it stopped.")
-@click.option("--checkpoint", "checkpoint_path", type=click.Path(dir_okay=False),
-              help="Where to write checkpoints [default: the classifier's name with "
-                   ".ckpt.npz].")
-@click.option("--checkpoint-every", type=click.IntRange(0), default=None,
-              help="Steps between checkpoints; 0: only at the end and on interrupt "
-                   "[default: at every validation].")
+@run_file_options("classifier", "train-classifier", DEFAULT_CLASSIFIER,
+                  best="so far by dev accuracy")
 # the data
 @click.option("--format", "format", type=click.Choice(FORMATS), default="auto",
               show_default=True,
               help="tsv/csv: a text and a label column; fasttext: __label__X text lines; "
                    "folder: a directory with one file per class, one example per line; "
                    "auto: decide from what TRAIN looks like.")
-@click.option("--text-col", default=None,
-              help="TSV/CSV: the text column, an index (0 the first, -1 the last) or a "
-                   "header name [default: detected].")
-@click.option("--label-col", default=None,
-              help="TSV/CSV: the label column, an index or a header name [default: the "
-                   "column with the fewest distinct values].")
-@click.option("--header/--no-header", default=None,
-              help="TSV/CSV: the first line names the columns [default: detected].")
+@labelled_options()
 @click.option("--word-dropout", type=FiniteRange(0), default=0.25, show_default=True,
               help="α of word dropout: a token seen c times is UNK in training with "
                    "probability α/(α+c); 0 turns it off.")
