@@ -29,7 +29,8 @@ from charlm.store import validate
 from charlm.text.labelled import ReadReport, check_examples, read_labelled
 from charlm.text.tokens import TextConfig
 from charlm.training.run import (apply_overrides, check_outputs, checkpoint_path,
-                                 resume_outputs)
+                                 continued, held_out, optimizer_moments, resume_outputs,
+                                 saved_run, saving)
 from charlm.training.trainer import Trainer, TrainConfig, TrainState
 
 # Validation is forward only: bigger batches.
@@ -97,17 +98,6 @@ def eval_interval(steps_per_epoch):
     return max(50, -(-steps_per_epoch // 10))
 
 
-def _split(examples, fraction, rng):
-    """A fixed random share of the training lines held out for validation."""
-    n = len(examples)
-    k = int(round(n * fraction))
-    if k == 0 or k >= n:
-        return examples, []
-    held = set(rng.permutation(n)[:k].tolist())
-    return ([e for i, e in enumerate(examples) if i not in held],
-            [e for i, e in enumerate(examples) if i in held])
-
-
 def _encode(examples, vocab, text_cfg, expand, where):
     """(token id lists, label ids). ``expand``: a line with several labels is an example
     of each (training); otherwise of its first."""
@@ -131,7 +121,7 @@ def _load_data(train_path, dev_path, data, text_cfg, train_cfg, rng, vocab=None)
         dev, dev_notes = read_examples(dev_path, data)
         notes += dev_notes
     else:
-        train, dev = _split(train, train_cfg.val_fraction, rng)
+        train, dev = held_out(train, train_cfg.val_fraction, rng)
     if vocab is None:
         tokens = [line_tokens(e.text, text_cfg) for e in train]
         labels = [lab for e in train for lab in e.labels]
@@ -200,25 +190,13 @@ def _build(model, vocab, train, dev, data, text_cfg, train_cfg, rng, run_info, s
     output, checkpoint = run_info["output"], run_info["checkpoint"]
     sources = [p for p in (run_info["train"], run_info["dev"]) if p]
 
-    def info(training):
-        return dict(training, sources=sources, command=run_info["command"],
-                    resumed_with=run_info.get("resumed_with") or [],
-                    run_id=run_info.get("run_id"))
+    def write(path, is_checkpoint, training, extra):
+        classfile.save(path, classfile.ClassifierBundle(
+            model, vocab, text_cfg,
+            kind="classifier-checkpoint" if is_checkpoint else "classifier",
+            training=training, extra=extra))
 
-    def save_model(training):
-        classfile.save(output, classfile.ClassifierBundle(model, vocab, text_cfg,
-                                                          kind="classifier",
-                                                          training=info(training)))
-
-    def save_checkpoint(trainer):
-        training = info(trainer.training_info())
-        training["resume"] = {"state": trainer.checkpoint_state(),
-                              "config": train_cfg.to_dict(), "run": run_info}
-        classfile.save(checkpoint, classfile.ClassifierBundle(
-            model, vocab, text_cfg, kind="classifier-checkpoint", training=training,
-            extra=trainer.checkpoint_arrays()))
-        return checkpoint
-
+    save_model, save_checkpoint = saving(run_info, train_cfg, write)
     trainer = Trainer(model, train_batches, val_batches, train_cfg, rng,
                       save_model=save_model, save_checkpoint=save_checkpoint,
                       state=state, optimizer_arrays=optimizer_arrays, select="accuracy")
@@ -238,34 +216,19 @@ def resume(path, overrides=None, train_path=None, dev_path=None, output=None,
     """Continue the run saved in the classifier checkpoint ``path`` exactly; settings in
     RESUME_MAY_CHANGE may be overridden, others are refused."""
     bundle = classfile.load(path)
-    if bundle.kind != "classifier-checkpoint":
-        raise UsageError(f"{path}: is a classifier, not a checkpoint; resume from the "
-                         "checkpoint written next to it (NAME.ckpt.npz)")
-    try:
-        saved = bundle.training["resume"]
-        cfg_dict, state_dict, run_info = saved["config"], saved["state"], dict(saved["run"])
-    except (KeyError, TypeError):
-        raise ModelFileError(f"{path}: the checkpoint lacks its resume information") from None
+    cfg_dict, state_dict, run_info = saved_run(bundle, path, "classifier-checkpoint",
+                                               "classifier")
     data = DataConfig.from_dict(run_info["data"])
     fixed = dict(bundle.model.config.to_dict(), **data.to_dict(), **bundle.text.to_dict())
     cfg_dict, changes = apply_overrides(cfg_dict, fixed, overrides)
     train_cfg = TrainConfig.from_dict(cfg_dict)
     validate.check_replace(resume_outputs(run_info, output, changes, "classifier file"),
                            run_info["run_id"], force, resume_hint)
-    if train_path:
-        run_info["train"] = train_path
-    if dev_path:
-        run_info["dev"] = dev_path
-    if command:
-        run_info["resumed_with"] = list(run_info.get("resumed_with") or []) + [command]
-    if log_file is not None:
-        run_info["log_file"] = log_file
+    continued(run_info, train_path, dev_path, command, log_file)
     rng = np.random.default_rng(train_cfg.seed)
     train, dev, vocab, notes = _load_data(run_info["train"], run_info["dev"], data,
                                           bundle.text, train_cfg, rng, vocab=bundle.vocab)
     state = TrainState.from_dict(state_dict)
-    optimizer_arrays = {k[len("optimizer/"):]: v for k, v in bundle.extra.items()
-                        if k.startswith("optimizer/")}
     return _build(bundle.model, vocab, train, dev, data, bundle.text, train_cfg, rng,
-                  run_info, state=state, optimizer_arrays=optimizer_arrays,
+                  run_info, state=state, optimizer_arrays=optimizer_moments(bundle.extra),
                   resumed_from=path, changes=changes, notes=notes)
