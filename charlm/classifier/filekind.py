@@ -12,10 +12,9 @@ from charlm.classifier.file import ClassifierBundle
 from charlm.classifier.model import ClassifierConfig, ClassifierModel
 from charlm.errors import UsageError
 from charlm.store import info, kinds, validate
-from charlm.store.validate import ArraySpec, Invalid
+from charlm.store.validate import Invalid
 from charlm.text.tokens import TextConfig
 
-FLOATS = ("float32", "float64")
 POOL_TERMS = {"last": ("[a→⟨T_x⟩; a←⟨1⟩]", "a⟨T_x⟩"),
               "max": ("max_t [a→⟨t⟩; a←⟨t⟩]", "max_t a⟨t⟩"),
               "mean": ("mean_t [a→⟨t⟩; a←⟨t⟩]", "mean_t a⟨t⟩")}
@@ -25,26 +24,14 @@ def _layout(header, checkpoint):
     """Check a classifier's header; its arrays with their shapes and dtypes."""
     config = validate.settings_from(ClassifierConfig,
                                     validate.field_of(header, "model", dict), "model")
-    from charlm.engine.cells import CELLS
-
-    if config.cell not in CELLS:
-        raise Invalid(f"unknown cell {config.cell!r} (this charlm knows {', '.join(CELLS)})")
-    for name in ("n_tokens", "n_labels", "hidden", "layers", "embed"):
-        value = getattr(config, name)
-        if not isinstance(value, int) or not 1 <= value < 1 << 32:
-            raise Invalid(f"header.model.{name} = {value!r} is out of range")
-    if not 0.0 <= config.dropout < 1.0:
-        raise Invalid(f"header.model.dropout = {config.dropout} is out of range")
+    validate.check_recurrent(config, ("n_tokens", "n_labels", "hidden", "layers", "embed"))
     try:
         config.modes
     except UsageError as e:
         raise Invalid(f"header.model.pool: {e}") from None
     text = validate.settings_from(TextConfig, validate.field_of(header, "text", dict), "text")
     d = validate.field_of(header, "vocab", dict)
-    for key in ("tokens", "labels"):
-        items = validate.field_of(d, key, list, "header.vocab")
-        if not all(isinstance(t, str) for t in items):
-            raise Invalid(f"header.vocab.{key} must all be strings")
+    validate.string_lists(d, ("tokens", "labels"))
     for key in ("counts", "label_counts"):
         items = d.get(key) or []
         if not isinstance(items, list) or not all(
@@ -53,20 +40,10 @@ def _layout(header, checkpoint):
     vocab = ClassVocab.from_dict(d)
     if len(set(vocab.labels)) != len(vocab.labels):
         raise Invalid("header.vocab.labels lists a label twice")
-    for want, have, what in ((config.n_tokens, len(vocab.tokens), "tokens"),
-                             (config.n_labels, len(vocab.labels), "labels")):
-        if want != have:
-            raise Invalid(f"the model expects {want} {what} but the vocabulary has {have}")
-    dtype = validate.field_of(header, "dtype", str)
-    if dtype not in FLOATS:
-        raise Invalid(f"parameters must be float32 or float64, not {dtype!r}")
-    params = {name: ArraySpec(tuple(shape), (dtype,))
-              for name, shape in config.param_shapes().items()}
-    optional = []
-    if checkpoint:
-        optional.append((r"optimizer/[mv]/(.+)", lambda m: params.get(m.group(1))))
-    return validate.Layout(params, optional,
-                           parsed={"config": config, "vocab": vocab, "text": text})
+    validate.check_sizes(((config.n_tokens, len(vocab.tokens), "tokens"),
+                          (config.n_labels, len(vocab.labels), "labels")))
+    return validate.params_layout(header, config, checkpoint,
+                                  {"config": config, "vocab": vocab, "text": text})
 
 
 def _rebuild(header, arrays, parsed):

@@ -9,50 +9,25 @@ from __future__ import annotations
 
 from charlm.store import info, kinds, validate
 from charlm.store.tagfile import TaggerBundle
-from charlm.store.validate import ArraySpec, Invalid
 from charlm.tagger.data import TagVocab
 from charlm.tagger.model import TaggerConfig, TaggerModel
-
-FLOATS = ("float32", "float64")
 
 
 def _layout(header, checkpoint):
     """Check a tagger's header; its arrays with their shapes and dtypes."""
     config = validate.settings_from(TaggerConfig, validate.field_of(header, "model", dict),
                                     "model")
-    from charlm.engine.cells import CELLS
-
-    if config.cell not in CELLS:
-        raise Invalid(f"unknown cell {config.cell!r} (this charlm knows {', '.join(CELLS)})")
-    for name in ("n_words", "n_chars", "n_tags", "hidden", "layers", "embed", "char_embed",
-                 "char_hidden"):
-        value = getattr(config, name)
-        if not isinstance(value, int) or not 1 <= value < 1 << 32:
-            raise Invalid(f"header.model.{name} = {value!r} is out of range")
-    if not 0.0 <= config.dropout < 1.0:
-        raise Invalid(f"header.model.dropout = {config.dropout} is out of range")
+    validate.check_recurrent(config, ("n_words", "n_chars", "n_tags", "hidden", "layers",
+                                      "embed", "char_embed", "char_hidden"))
     d = validate.field_of(header, "vocab", dict)
-    for key in ("words", "chars", "tags"):
-        items = validate.field_of(d, key, list, "header.vocab")
-        if not all(isinstance(t, str) for t in items):
-            raise Invalid(f"header.vocab.{key} must all be strings")
+    validate.string_lists(d, ("words", "chars", "tags"))
     vocab = TagVocab.from_dict(d)
-    for want, have, what in ((config.n_words, len(vocab.words), "words"),
-                             (config.n_chars, len(vocab.chars), "characters"),
-                             (config.n_tags, len(vocab.tags), "tags")):
-        if want != have:
-            raise Invalid(f"the model expects {want} {what} but the vocabulary has {have}")
+    validate.check_sizes(((config.n_words, len(vocab.words), "words"),
+                          (config.n_chars, len(vocab.chars), "characters"),
+                          (config.n_tags, len(vocab.tags), "tags")))
     tagging = validate.field_of(header, "tagging", dict)
-    dtype = validate.field_of(header, "dtype", str)
-    if dtype not in FLOATS:
-        raise Invalid(f"parameters must be float32 or float64, not {dtype!r}")
-    params = {name: ArraySpec(tuple(shape), (dtype,))
-              for name, shape in config.param_shapes().items()}
-    optional = []
-    if checkpoint:
-        optional.append((r"optimizer/[mv]/(.+)", lambda m: params.get(m.group(1))))
-    return validate.Layout(params, optional,
-                           parsed={"config": config, "vocab": vocab, "tagging": tagging})
+    return validate.params_layout(header, config, checkpoint,
+                                  {"config": config, "vocab": vocab, "tagging": tagging})
 
 
 def _rebuild(header, arrays, parsed):
