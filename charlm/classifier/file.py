@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from charlm.errors import ModelFileError
 from charlm.store import archive
 from charlm.store import kinds as registry
 
@@ -46,12 +45,8 @@ def save(path, bundle):
 
 def load(path):
     """Read a classifier or its checkpoint (another kind is refused in one line)."""
-    try:
-        kind, bundle = registry.read(path)
-    except FileNotFoundError:
-        raise ModelFileError(f"{path}: no such classifier file; train one with `charlm "
-                             "train-classifier TRAIN`") from None
-    if kind.name not in KINDS:
-        raise ModelFileError(f"{path}: is a {kind.noun}, not a classifier; train a "
-                             "classifier with `charlm train-classifier TRAIN`")
-    return bundle
+    return registry.door(
+        path, KINDS,
+        f"{path}: no such classifier file; train one with `charlm train-classifier TRAIN`",
+        lambda kind: f"{path}: is a {kind.noun}, not a classifier; train a classifier "
+                     "with `charlm train-classifier TRAIN`")
