@@ -113,9 +113,7 @@ def _describe(b):
         "training": {k: v for k, v in b.training.items() if k != "resume"},
     }
     if b.kind == "classifier-checkpoint":
-        st = b.training.get("resume", {}).get("state", {})
-        out["resume"] = {"step": st.get("step"), "epoch": st.get("epoch"),
-                         "window": st.get("window"), "elapsed": st.get("elapsed")}
+        out["resume"] = info.resume_state(b.training)
     return out
 
 
@@ -135,20 +133,9 @@ def _summary(d):
     shown = " ".join(repr(x)[1:-1] if x.isprintable() and x.strip() else repr(x)
                      for x in v["most_frequent"])
     tail = [f"vocab   {v['tokens']:,} tokens (<pad> = 0, <unk> = 1); most frequent: {shown}"]
-    if tr:
-        best_metrics = tr.get("best_metrics") or {}
-        best = ""
-        if "accuracy" in best_metrics:
-            best += f"; best dev accuracy {best_metrics['accuracy']:.2%}"
-        if best_metrics.get("macro_f1") is not None:
-            best += f", macro-F1 {100 * best_metrics['macro_f1']:.1f}"
-        if tr.get("best_step") is not None:
-            best += f" at step {tr['best_step']}"
-        tail += info.training_lines(tr, best, "data")
+    tail += info.dev_lines(tr)
     if "resume" in d:
-        r = d["resume"]
-        tail.append(f"checkpoint at step {r['step']} (epoch {r['epoch']}); resume with: "
-                    f"charlm train-classifier --resume {d['file']}")
+        tail.append(info.resume_line(d, "train-classifier"))
     return info.Summary(head=head, tail=tail)
 
 

@@ -88,9 +88,7 @@ def _describe(b):
         "training": {k: v for k, v in b.training.items() if k != "resume"},
     }
     if b.kind == "tagger-checkpoint":
-        st = b.training.get("resume", {}).get("state", {})
-        out["resume"] = {"step": st.get("step"), "epoch": st.get("epoch"),
-                         "window": st.get("window"), "elapsed": st.get("elapsed")}
+        out["resume"] = info.resume_state(b.training)
     return out
 
 
@@ -109,20 +107,9 @@ def _summary(d):
     tail = [f"vocab   {v['words']:,} words"
             f"{' (looked up in lower case)' if v['lowercase'] else ''}, "
             f"{v['chars']} characters; most frequent words: {' '.join(v['most_frequent'])}"]
-    if tr:
-        best_metrics = tr.get("best_metrics") or {}
-        best = ""
-        if "accuracy" in best_metrics:
-            best += f"; best dev accuracy {best_metrics['accuracy']:.2%}"
-        if "f1" in best_metrics:
-            best += f", entity F1 {100 * best_metrics['f1']:.1f}"
-        if tr.get("best_step") is not None:
-            best += f" at step {tr['best_step']}"
-        tail += info.training_lines(tr, best, "data")
+    tail += info.dev_lines(tr)
     if "resume" in d:
-        r = d["resume"]
-        tail.append(f"checkpoint at step {r['step']} (epoch {r['epoch']}); resume with: "
-                    f"charlm train-tagger --resume {d['file']}")
+        tail.append(info.resume_line(d, "train-tagger"))
     return info.Summary(head=head, gates="gate rows of W_aa, W_ax, b_a (word BiRNN)",
                         tail=tail)
 
