@@ -8,6 +8,10 @@ from charlm.cli.train_display import fmt_count
 class ClassifierDisplay(TaggerDisplay):
     command = "train-classifier"
 
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        self.level = "line"            # the loss is per line, whatever the tokens are
+
     def start_lines(self, ev):
         run, st, m = self.run, self.run.stats, self.run.model.config
         dev = "held out from the training file" if st["dev_held_out"] else "dev"

@@ -29,6 +29,8 @@ def per_unit(nats, level):
         return "n/a"
     if level is None:                    # a tagger: nats per token, as printed
         return "nats/token"
+    if level == "line":                  # a classifier: one answer per line
+        return "nats/line"
     if level == "char":
         return f"{nats / LN2:.3f} bits/char"
     return f"ppl {math.exp(min(nats, 700)):.1f}"
@@ -165,7 +167,7 @@ class TrainDisplay:
             if ev.val_loss is not None:
                 if self.level == "char":
                     rec["val_bits_per_char"] = ev.val_loss / LN2
-                else:
+                elif self.level != "line":
                     rec["val_perplexity"] = math.exp(min(ev.val_loss, 700))
             try:
                 self.log.write(json.dumps(rec) + "\n")
