@@ -144,7 +144,7 @@ def resume_hint(path):
 
 
 def start(train_path, dev_path, train_cfg, data, text_cfg, *, cell="lstm", hidden=128,
-          layers=1, embed=100, bidirectional=True, pool="last+max", dropout=0.5,
+          layers=1, embed=100, bidirectional=True, pool="max", dropout=0.5,
           output=None, checkpoint=None, command=None, log_file=None, force=False):
     """Read the data and set up a fresh run; nothing is trained until its events are
     iterated. ``force``: replace a classifier file or checkpoint that another run wrote."""

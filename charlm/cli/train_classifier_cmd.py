@@ -49,7 +49,7 @@ FORMATS = ("auto", "tsv", "csv", "fasttext", "folder")
               help="Token embedding width (E) [default: 32 for char, 100 for word].")
 @click.option("--bidirectional/--unidirectional", default=True, show_default=True,
               help="Read each line both ways (a→ and a←) or left to right only.")
-@click.option("--pool", default="last+max", show_default=True,
+@click.option("--pool", default="max", show_default=True,
               help="What reaches the softmax: last (the final states a→⟨T_x⟩, a←⟨1⟩), "
                    "max or mean over the line's steps, or several joined by +.")
 @click.option("--dropout", type=FiniteRange(0, 1, max_open=True), default=0.5,
@@ -77,8 +77,9 @@ def train_classifier(ctx, train, dev, output, force, resume_path, checkpoint_pat
     per class. The classifier is written to a classifier file.
 
     The model reads the whole line, then answers once (many-to-one): a bidirectional
-    LSTM (GRU, RNN) over characters or words, the final states a→⟨T_x⟩ and a←⟨1⟩
-    (and the max over the line's steps) into ŷ = softmax(W_y h + b_y).
+    LSTM (GRU, RNN) over characters or words; h, the maximum of each unit of
+    [a→⟨t⟩; a←⟨t⟩] over the line's steps (or the final states a→⟨T_x⟩ and a←⟨1⟩,
+    --pool last), goes into ŷ = softmax(W_y h + b_y).
 
     Progress goes to stderr. The classifier file is written each time the dev
     accuracy improves; Ctrl-C finishes the step, saves, and prints the command that
