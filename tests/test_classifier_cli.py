@@ -107,7 +107,8 @@ def test_info_shows_the_many_to_one_notation(sentiment):
     model, _ = sentiment
     r = run("info", model)
     assert r.exit_code == 0
-    assert "ŷ = softmax(W_y h + b_y)" in r.stdout and "a←⟨1⟩" in r.stdout
+    assert "ŷ = softmax(W_y h + b_y)" in r.stdout and "a←⟨t+1⟩" in r.stdout
+    assert "h = max_t [a→⟨t⟩; a←⟨t⟩]" in r.stdout
     assert "labels  2" in r.stdout
     d = json.loads(run("info", model, "--format", "json").stdout)
     assert d["kind"] == "classifier" and d["vocab"]["labels"] == ["neg", "pos"]
