@@ -27,6 +27,7 @@ from charlm.errors import CorpusError, ModelFileError, UsageError
 from charlm.settings import Settings
 from charlm.store import validate
 from charlm.text.labelled import ReadReport, check_examples, read_labelled
+from charlm.text.reader import Source, check_readable
 from charlm.text.tokens import TextConfig
 from charlm.training.run import (apply_overrides, check_outputs, checkpoint_path,
                                  continued, held_out, optimizer_moments, resume_outputs,
@@ -153,6 +154,10 @@ def start(train_path, dev_path, train_cfg, data, text_cfg, *, cell="lstm", hidde
     pool = "+".join(parse_pool(pool))
     output = output or classfile.DEFAULT_CLASSIFIER
     checkpoint = checkpoint or checkpoint_path(output)
+    # Inputs before outputs: a mistyped data file is "no such file", whoever owns the
+    # output files (a folder of one file per class is read as it is listed).
+    check_readable([Source(p, path=p) for p in (train_path, dev_path)
+                    if p and not os.path.isdir(p)])
     check_outputs(output, checkpoint)
     run_id = secrets.token_hex(8)
     validate.check_replace([(output, "classifier file"), (checkpoint, "checkpoint")],
