@@ -209,14 +209,16 @@ def _stack(options):
     return decorate
 
 
-def schedule_options(lr):
-    """How every trainer steps: --lr (default ``lr``), its schedule, --clip and
-    --optimizer."""
+def schedule_options(lr, lr_default_help=None):
+    """How every trainer steps: --lr (default ``lr``; None with ``lr_default_help`` when
+    the command decides), its schedule, --clip and --optimizer."""
     from charlm.training.schedule import DEFAULT_SCHEDULE, SCHEDULES
 
     return _stack([
         click.option("--lr", type=FiniteRange(0, min_open=True), default=lr,
-                     show_default=True, help="Learning rate."),
+                     show_default=lr is not None,
+                     help="Learning rate" + (f" [default: {lr_default_help}]." if lr is None
+                                             else ".")),
         click.option("--lr-schedule", type=click.Choice(SCHEDULES), default=DEFAULT_SCHEDULE,
                      show_default=True,
                      help="constant; step: multiply by --lr-decay every --lr-decay-every "

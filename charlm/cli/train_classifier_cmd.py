@@ -18,6 +18,15 @@ DATA_FIELDS = ("format", "text_col", "label_col", "header", "min_count", "max_vo
                "word_dropout", "encoding_errors")
 TEXT_FIELDS = ("level", "lowercase", "normalize", "graphemes")
 FORMATS = ("auto", "tsv", "csv", "fasttext", "folder")
+# Defaults that depend on --level, chosen on dev with short runs (one thread, 150 s
+# each): characters (the names) and words (SST-2). Max pooling won on both; see
+# benchmarks/classify.py for the ten-minute figures.
+LEVEL_DEFAULTS = {"char": {"embed": 32, "min_count": 1, "dropout": 0.3, "lr": 3e-3},
+                  "word": {"embed": 100, "min_count": 2, "dropout": 0.5, "lr": 2e-3}}
+
+
+def _by_level(name):
+    return ", ".join(f"{LEVEL_DEFAULTS[level][name]:g} for {level}" for level in ("char", "word"))
 
 
 @click.command("train-classifier")
@@ -46,19 +55,19 @@ FORMATS = ("auto", "tsv", "csv", "fasttext", "folder")
 @click.option("--layers", type=click.IntRange(1), default=1, show_default=True,
               help="Stacked recurrent layers.")
 @click.option("--embed", type=click.IntRange(1), default=None,
-              help="Token embedding width (E) [default: 32 for char, 100 for word].")
+              help=f"Token embedding width (E) [default: {_by_level('embed')}].")
 @click.option("--bidirectional/--unidirectional", default=True, show_default=True,
               help="Read each line both ways (a→ and a←) or left to right only.")
 @click.option("--pool", default="max", show_default=True,
               help="What reaches the softmax: last (the final states a→⟨T_x⟩, a←⟨1⟩), "
                    "max or mean over the line's steps, or several joined by +.")
-@click.option("--dropout", type=FiniteRange(0, 1, max_open=True), default=0.5,
-              show_default=True, help="Dropout on the embeddings, between layers and "
-                                      "before the softmax.")
+@click.option("--dropout", type=FiniteRange(0, 1, max_open=True), default=None,
+              help="Dropout on the embeddings, between layers and before the softmax "
+                   f"[default: {_by_level('dropout')}].")
 # training
 @click.option("--batch-size", type=click.IntRange(1), default=64, show_default=True,
               help="Lines per batch (N).")
-@schedule_options(2e-3)
+@schedule_options(None, _by_level("lr"))
 @stop_options("TRAIN", 20, "about 10 a pass, at least every 50 steps")
 @click.option("--val-fraction", type=FiniteRange(0, 1, max_open=True), default=0.1,
               show_default=True, help="Without --dev: share of TRAIN's lines held out.")
@@ -107,11 +116,9 @@ def train_classifier(ctx, train, dev, output, force, resume_path, checkpoint_pat
     else:
         if train is None:
             raise UsageError("give TRAIN, labelled lines (or --resume CHECKPOINT)")
-        char = opts["level"] == "char"
-        if opts["embed"] is None:
-            opts["embed"] = 32 if char else 100
-        if opts["min_count"] is None:
-            opts["min_count"] = 1 if char else 2
+        for name, value in LEVEL_DEFAULTS[opts["level"]].items():
+            if opts[name] is None:
+                opts[name] = value
         if opts["steps"] is None and opts["epochs"] is None and opts["time_limit"] is None:
             opts["epochs"] = 20.0
         train_cfg = TrainConfig(**{k: opts[k] for k in TRAIN_FIELDS})
