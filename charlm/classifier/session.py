@@ -5,15 +5,13 @@ builds the vocabularies and the model, and hands them to the shared
 accuracy, saves it, writes checkpoints and resumes exactly, as for the language model
 and the tagger.
 
-A checkpoint is a file of kind ``classifier-checkpoint``: the current parameters, the
-optimiser's moments and, in its header, the trainer's state, the settings and the
-data's paths and fingerprint. Resuming reads the files again and checks that they
-still give exactly the same ids.
+Its checkpoints (kind ``classifier-checkpoint``) hold what the tagger's hold (see
+:mod:`charlm.tagger.session`); the pieces both runs use are in
+:mod:`charlm.training.run`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -30,8 +28,8 @@ from charlm.text.labelled import ReadReport, check_examples, read_labelled
 from charlm.text.reader import Source, check_readable
 from charlm.text.tokens import TextConfig
 from charlm.training.run import (apply_overrides, check_outputs, checkpoint_path,
-                                 continued, held_out, optimizer_moments, resume_outputs,
-                                 saved_run, saving)
+                                 continued, fingerprint, held_out, optimizer_moments,
+                                 resume_outputs, saved_run, saving)
 from charlm.training.trainer import Trainer, TrainConfig, TrainState
 
 # Validation is forward only: bigger batches.
@@ -81,15 +79,8 @@ def read_examples(path, data):
 
 
 def _fingerprint(batches):
-    h = hashlib.blake2b(digest_size=16)
-    for b in batches:
-        if b is None:
-            continue
-        for ids in b.id_lists:
-            h.update(len(ids).to_bytes(4, "little"))
-            h.update(np.ascontiguousarray(ids).data)
-        h.update(np.ascontiguousarray(b.label_ids).data)
-    return h.hexdigest()
+    return fingerprint(ids for b in batches if b is not None
+                       for ids in b.id_lists + [b.label_ids])
 
 
 def eval_interval(steps_per_epoch):

@@ -13,7 +13,6 @@ still give exactly the same ids.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -30,8 +29,8 @@ from charlm.text.conll import read_tagged
 from charlm.text.reader import Source, check_readable
 from charlm.text.schemes import SCHEMES, convert, detect_scheme
 from charlm.training.run import (apply_overrides, check_outputs, checkpoint_path,
-                                 continued, held_out, optimizer_moments, resume_outputs,
-                                 saved_run, saving)
+                                 continued, fingerprint, held_out, optimizer_moments,
+                                 resume_outputs, saved_run, saving)
 from charlm.training.trainer import Trainer, TrainConfig, TrainState
 
 # Validation is forward only: bigger batches.
@@ -92,14 +91,8 @@ def read_sentences(path, data):
 
 
 def _fingerprint(batches):
-    h = hashlib.blake2b(digest_size=16)
-    for b in batches:
-        if b is None:
-            continue
-        for ids in b.word_ids + b.tag_ids:
-            h.update(len(ids).to_bytes(4, "little"))
-            h.update(np.ascontiguousarray(ids).data)
-    return h.hexdigest()
+    return fingerprint(ids for b in batches if b is not None
+                       for ids in b.word_ids + b.tag_ids)
 
 
 def _load_data(train_path, dev_path, data, train_cfg, rng, vocab=None):
