@@ -184,3 +184,36 @@ def test_help_of_the_classifier_commands():
     for name in ("train-classifier", "classify", "evaluate"):
         r = run(name, "--help")
         assert r.exit_code == 0 and "Usage:" in r.stdout and "Examples" in r.stdout
+
+
+def test_ctrl_c_saves_and_the_run_resumes(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    train = write_tsv(tmp_path / "t.tsv", times=40)
+    log = tmp_path / "train.log"
+    env = dict(os.environ, CHARLM_THREADS="1", PYTHONUNBUFFERED="1")
+    with open(log, "w") as err:
+        p = subprocess.Popen([sys.executable, "-m", "charlm", "train-classifier", str(train),
+                              "-o", str(tmp_path / "c.npz"), "--steps", "100000",
+                              "--eval-every", "1", "--progress", "off", *SMALL],
+                             stdout=subprocess.DEVNULL, stderr=err, env=env)
+    deadline = time.monotonic() + 60
+    while p.poll() is None and time.monotonic() < deadline:
+        if "\nstep" in "\n" + log.read_text() and (tmp_path / "c.ckpt.npz").exists():
+            break
+        time.sleep(0.02)
+    p.send_signal(signal.SIGINT)
+    assert p.wait(timeout=60) == 130
+    text = log.read_text()
+    assert "resume with: charlm train-classifier --resume" in text and "Traceback" not in text
+    from charlm.classifier import file as classfile
+
+    ckpt = tmp_path / "c.ckpt.npz"
+    step = classfile.load(ckpt).training["resume"]["state"]["step"]
+    r = run("train-classifier", "--resume", ckpt, "--steps", step + 2, "--progress", "off")
+    assert r.exit_code == 0, r.output
+    assert classfile.load(ckpt).training["resume"]["state"]["step"] == step + 2
