@@ -10,12 +10,15 @@ def render_tagger(con, d):
     con.print(f"[bold]{d['file']}[/]: charlm {d['kind']}, format version {d['version']}, "
               f"{d['bytes']:,} bytes, {d['dtype']}")
     scheme = tg.get("scheme")
+    decoding = ("CRF Viterbi" if m.get("crf") else
+                "constrained Viterbi" if scheme else "argmax per token")
     con.print(f"tags    {len(v['tags'])} ({'entity scheme ' + scheme.upper() if scheme else tg.get('tag_column', 'tags')}"
-              f"; decoding: {'constrained Viterbi' if scheme else 'argmax per token'}): "
+              f"; decoding: {decoding}): "
               f"{' '.join(v['tags'])}", markup=False)
     con.print(f"model   Bi{m['cell'].upper()}, {m['layers']} layer(s) of H = {m['hidden']} per "
               f"direction, word embedding E = {m['embed']}, character Bi{m['cell'].upper()} "
               f"E_c = {m['char_embed']}, H_c = {m['char_hidden']}, dropout {m['dropout']}, "
+              f"{'CRF output layer, ' if m.get('crf') else ''}"
               f"{m['parameters']:,} parameters", markup=False)
     con.print("equations")
     for eq in d["equations"]:

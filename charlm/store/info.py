@@ -124,6 +124,12 @@ def _tagger_meaning(name, cfg):
         return "output projection: W_y [a→⟨t⟩; a←⟨t⟩]"
     if name == "b_y":
         return "output bias"
+    if name == "crf.trans":
+        return "CRF transition scores trans[i, j], tag i → tag j"
+    if name == "crf.start":
+        return "CRF score of each tag opening a sentence"
+    if name == "crf.end":
+        return "CRF score of each tag closing a sentence"
     prefix, d, short = name.split(".")
     arrow = "a→" if d == "fw" else "a←"
     where = ("character BiRNN" if prefix == "char" else f"layer {prefix[5:]}")
@@ -152,7 +158,12 @@ def describe_tagger(path):
         equations.append(f"layers 2..{cfg.layers}: the same over [a→⟨t⟩; a←⟨t⟩] of the "
                          "layer below")
     equations += ["each direction's cell:"] + ["  " + e for e in EQUATIONS[cfg.cell]]
-    equations.append("ŷ⟨t⟩ = softmax(W_y [a→⟨t⟩; a←⟨t⟩] + b_y)")
+    if cfg.crf:
+        equations += ["s⟨t⟩ = W_y [a→⟨t⟩; a←⟨t⟩] + b_y",
+                      "p(y | x) ∝ exp(start[y⟨1⟩] + Σ_t s⟨t⟩[y⟨t⟩] + Σ_t trans[y⟨t-1⟩, y⟨t⟩] "
+                      "+ end[y⟨T_x⟩])   (linear-chain CRF)"]
+    else:
+        equations.append("ŷ⟨t⟩ = softmax(W_y [a→⟨t⟩; a←⟨t⟩] + b_y)")
     arrays = [{"name": n, "shape": list(a.shape), "size": int(a.size),
                "meaning": _tagger_meaning(n, cfg)} for n, a in b.model.params.items()]
     training = {k: v for k, v in b.training.items() if k != "resume"}

@@ -46,14 +46,23 @@ def make_decoder(tags, scheme, constrained=True):
     return decode
 
 
+def prepare(model, tags, scheme, constrained=True):
+    """Give ``model`` its tags and the scheme's decoding: the constrained decoder of a
+    softmax tagger, the transition constraints of a CRF tagger (which always obeys
+    them: its transition scores were learned with them). Returns the model."""
+    model.tags = list(tags)
+    model.entities = scheme in SCHEMES
+    crf = model.config.crf
+    model.decoder = None if crf else make_decoder(tags, scheme, constrained)
+    model.constraints = (transition_mask(list(tags), scheme)
+                         if crf and scheme in SCHEMES else None)
+    return model
+
+
 def attach(bundle, constrained=True):
     """The bundle's model, ready to decode its tags."""
-    model = bundle.model
-    scheme = bundle.tagging.get("scheme")
-    model.tags = bundle.vocab.tags
-    model.entities = scheme in SCHEMES
-    model.decoder = make_decoder(bundle.vocab.tags, scheme, constrained)
-    return model
+    return prepare(bundle.model, bundle.vocab.tags, bundle.tagging.get("scheme"),
+                   constrained)
 
 
 def form_features(model, vocab, forms, group=FORM_GROUP):
@@ -93,8 +102,8 @@ def tag_tokens(model, vocab, token_lists):
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
         F = form_features(model, vocab, list(forms))
         for batch in batches:
-            logp = model.log_probs(batch, features=F)
-            for row, path in enumerate(model.decode(logp, batch.lengths)):
+            scores = model.scores(batch, features=F)
+            for row, path in enumerate(model.decode(scores, batch.lengths)):
                 out[batch.order[row]] = [tags[j] for j in path]
     return out
 
