@@ -182,3 +182,16 @@ def test_tag_evaluate_info_with_a_crf(crf_file):
     d = json.loads(r.stdout)
     assert d["model"]["crf"] is True
     assert any(a["name"] == "crf.trans" for a in d["arrays"])
+
+
+def test_probs_of_a_crf_tagger_are_its_marginals(crf_file):
+    out, _ = crf_file
+    r = run("tag", "-m", out, "--format", "jsonl", "--all-probs",
+            input="Mary Ann Smith visited New York\n")
+    assert r.exit_code == 0
+    rec = json.loads(r.stdout)
+    for tag, p, dist in zip(rec["tags"], rec["probs"], rec["distributions"]):
+        assert dist[tag] == p and 0.0 < p <= 1.0
+        assert sum(dist.values()) == pytest.approx(1.0, abs=1e-4)
+    # a tag the scheme forbids first has probability 0
+    assert all(v == 0.0 for k, v in rec["distributions"][0].items() if k.startswith("I-"))

@@ -63,7 +63,7 @@ GROUPS = {
     "tag": [
         ("Tagger", ["--model", "--no-constrain"]),
         ("Input", ["--input", "--pretokenized", "--tag-column", "--encoding-errors"]),
-        ("Output", ["--format"]),
+        ("Output", ["--format", "--probs", "--all-probs"]),
     ],
     "evaluate": [
         ("Tagger", ["--model", "--no-constrain"]),
@@ -131,6 +131,8 @@ EXAMPLES = {
          "charlm tag -m pos.npz --format conllu test.conllu"),
         ("Entities with character offsets, one JSON line per input line",
          "charlm tag -m ner.npz --format spans news.txt"),
+        ("How sure the tagger is: each token's probability of its tag",
+         "echo 'I saw her duck.' | charlm tag --format tsv --probs"),
     ],
     "evaluate": [
         ("Accuracy and per-tag scores on a gold file", "charlm evaluate -m pos.npz test.conllu"),

@@ -421,7 +421,8 @@ def read_raw(source, pretokenized=False, encoding_errors="strict") -> Iterator[S
 # --- writing ---------------------------------------------------------------------------
 
 def format_sentence(sent: Sentence, tags: list[str], fmt: str, scheme: str | None = None,
-                    tag_column: str = "upos") -> str:
+                    tag_column: str = "upos", probs: list[float] | None = None,
+                    distributions: list[dict] | None = None) -> str:
     """The text to write for one sentence tagged ``tags``, ending in a newline.
 
     conllu: the sentence's own CoNLL-U block with the tag column filled (other columns,
@@ -437,8 +438,14 @@ def format_sentence(sent: Sentence, tags: list[str], fmt: str, scheme: str | Non
     ``# text``, or the tokens joined by spaces when there is no text).
 
     ``scheme``: rewrite entity tags in this scheme first (not for spans). A sentence with
-    no tokens (an empty input line) gives an empty line for the line-per-sentence
-    formats (jsonl, inline, spans) and nothing for the block formats.
+    no tokens (an empty input line) gives an empty line for inline, a record with no
+    tokens for jsonl and spans, a blank line for tsv (so a tsv file has one blank line per
+    input line: a sentence's block ends in one, an empty line is one), and nothing for
+    conllu and conll (a CoNLL-U file cannot hold an empty sentence).
+
+    ``probs`` (tsv, jsonl): each token's probability of its tag, a third tsv column
+    ``token<TAB>tag<TAB>prob`` or a jsonl ``probs`` list; ``distributions`` (jsonl):
+    each token's {tag: probability} over every tag, a ``distributions`` list.
     """
     if fmt not in OUTPUT_FORMATS:
         raise UsageError(f"unknown output format {fmt!r}; expected one of "
@@ -453,15 +460,23 @@ def format_sentence(sent: Sentence, tags: list[str], fmt: str, scheme: str | Non
         return " ".join(f"{w}/{t}" for w, t in zip(sent.tokens, tags)) + "\n"
     if fmt == "jsonl":
         record = {"tokens": sent.tokens, "tags": list(tags)}
+        if probs is not None:
+            record["probs"] = [float(f"{p:.6g}") for p in probs]
+        if distributions is not None:
+            record["distributions"] = [{t: float(f"{p:.6g}") for t, p in d.items()}
+                                       for d in distributions]
         if sent.text is not None:
             record["text"] = sent.text
         if sent.offsets is not None:
             record["offsets"] = [list(o) for o in sent.offsets]
         return json.dumps(record, ensure_ascii=False) + "\n"
+    if fmt == "tsv":
+        if probs is not None:
+            return "".join(f"{w}\t{t}\t{p:.6g}\n"
+                           for w, t, p in zip(sent.tokens, tags, probs)) + "\n"
+        return "".join(f"{w}\t{t}\n" for w, t in zip(sent.tokens, tags)) + "\n"
     if not sent.tokens:
         return ""
-    if fmt == "tsv":
-        return "".join(f"{w}\t{t}\n" for w, t in zip(sent.tokens, tags)) + "\n"
     if fmt == "conll":
         if sent.fmt == "conll" and sent.rows is not None:
             return _write_rows(sent, tags) + "\n"
