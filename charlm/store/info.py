@@ -134,7 +134,7 @@ def _tagger_meaning(name, cfg):
     arrow = "a→" if d == "fw" else "a←"
     where = ("character BiRNN" if prefix == "char" else f"layer {prefix[5:]}")
     inp = ("the character embedding" if prefix == "char" else
-           "x⟨t⟩ = [W_ex w⟨t⟩; c⟨t⟩]" if prefix == "layer1" else
+           "x⟨t⟩ = [W_ex w⟨t⟩; χ⟨t⟩]" if prefix == "layer1" else
            f"[a→; a←] of layer {int(prefix[5:]) - 1}")
     gates = ", ".join(cfg.cell_spec.gates)
     return {"W_aa": f"{where}, {arrow}: recurrent weights, gates {gates} stacked by rows",
@@ -148,9 +148,9 @@ def describe_tagger(path):
     cfg, vocab = b.model.config, b.vocab
     cell = cfg.cell.upper()
     equations = [
-        f"c⟨t⟩ = [a→⟨len⟩; a←⟨1⟩] of a character Bi{cell} (H_c = {cfg.char_hidden}) "
+        f"χ⟨t⟩ = [a→⟨len⟩; a←⟨1⟩] of a character Bi{cell} (H_c = {cfg.char_hidden}) "
         "over the word's characters",
-        "x⟨t⟩ = [W_ex w⟨t⟩; c⟨t⟩]",
+        "x⟨t⟩ = [W_ex w⟨t⟩; χ⟨t⟩]",
         f"a→⟨t⟩ = {cell}→(a→⟨t-1⟩, x⟨t⟩)      left to right",
         f"a←⟨t⟩ = {cell}←(a←⟨t+1⟩, x⟨t⟩)      right to left, within the sentence",
     ]

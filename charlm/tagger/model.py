@@ -3,12 +3,12 @@ softmax per token.
 
 For every token t of a sentence of length T_x (notes, "Bidirectional RNN")::
 
-    x⟨t⟩ = [W_ex w⟨t⟩; c⟨t⟩]              word embedding; character features of the word
+    x⟨t⟩ = [W_ex w⟨t⟩; χ⟨t⟩]              word embedding; character features of the word
     a→⟨t⟩[l], a←⟨t⟩[l] = BiRNN layer l over [a→[l-1]; a←[l-1]] (layer 1 over x)
     ŷ⟨t⟩ = softmax(W_y [a→⟨t⟩; a←⟨t⟩] + b_y)    top layer, K tags
     L = -(1/#tokens) Σ_t log ŷ⟨t⟩[y⟨t⟩]         padding masked out
 
-c⟨t⟩ = [a→⟨len⟩; a←⟨1⟩] of a character BiRNN over the word's characters
+χ⟨t⟩ = [a→⟨len⟩; a←⟨1⟩] of a character BiRNN over the word's characters
 (:func:`charlm.engine.bidirectional.char_features_forward`). Dropout is applied to
 x⟨t⟩, between layers and before W_y in training.
 
