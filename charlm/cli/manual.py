@@ -52,7 +52,7 @@ GROUPS = {
                   "--tag-scheme", "--min-count", "--word-dropout", "--case-sensitive",
                   "--encoding-errors"]),
         ("Model", ["--cell", "--hidden", "--layers", "--embed", "--char-embed",
-                   "--char-hidden", "--dropout", "--dtype"]),
+                   "--char-hidden", "--dropout", "--crf", "--dtype"]),
         ("Training", ["--batch-size", "--lr", "--optimizer", "--clip", "--seed"]),
         ("Learning-rate schedule", ["--lr-schedule", "--warmup", "--lr-decay",
                                     "--lr-decay-every", "--min-lr"]),
@@ -123,6 +123,8 @@ EXAMPLES = {
          "-o pos.npz"),
         ("A named-entity tagger from a CoNLL-2003 style column file",
          "charlm train-tagger ner-train.iob2 --dev ner-dev.iob2 -o ner.npz"),
+        ("The same with a CRF output layer (learned tag transitions, Viterbi decoding)",
+         "charlm train-tagger ner-train.iob2 --dev ner-dev.iob2 --crf -o ner-crf.npz"),
     ],
     "tag": [
         ("Tag a sentence with the tagger that ships with charlm",
