@@ -44,7 +44,8 @@ def info(model, model_path, fmt):
     con.print(f"[bold]{d['file']}[/]: charlm {d['kind']}, format version {d['version']}, "
               f"{d['bytes']:,} bytes, {d['dtype']}")
     con.print(f"text    level {t['level']}, split {t['split']}, normalize {t['normalize']}"
-              f"{', lowercase' if t['lowercase'] else ''}{', graphemes' if t['graphemes'] else ''}")
+              f"{', lowercase' if t['lowercase'] else ''}{', graphemes' if t['graphemes'] else ''}"
+              f"{', reversed (a backward model: each line read right to left)' if t.get('reverse') else ''}")
     con.print(f"model   {m['cell'].upper()}, {m['layers']} layer(s) of H = {m['hidden']}, "
               f"V = {m['vocab_size']}, "
               f"{'E = ' + str(m['embed']) if m['embed'] else 'one-hot input'}, "

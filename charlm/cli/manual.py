@@ -22,7 +22,7 @@ GROUPS = {
                                             "--eval-every", "--val-fraction",
                                             "--val-max-tokens"]),
         ("Text and vocabulary", ["--level", "--split", "--lowercase", "--normalize",
-                                 "--graphemes", "--min-count", "--max-vocab",
+                                 "--graphemes", "--reverse", "--min-count", "--max-vocab",
                                  "--encoding-errors", "--vocab", "--no-cache"]),
         ("Display and logs", ["--progress", "--quiet", "--log-file", "--json",
                               "--sample-every", "--sample-length"]),
@@ -82,6 +82,8 @@ EXAMPLES = {
          "charlm train tinyshakespeare.txt --split none --hidden 256 --time 10m -o shk.npz"),
         ("Continue an interrupted run exactly, with a lower learning rate",
          "charlm train --resume shk.ckpt.npz --lr 0.001"),
+        ("A backward model: names read from their last letter to their first",
+         "charlm train --reverse -o back.npz"),
     ],
     "generate": [
         ("Ten new names from ./model.npz", "charlm generate -n 10 --seed 1"),
@@ -89,6 +91,8 @@ EXAMPLES = {
          "charlm generate -m shk.npz --prime 'ROMEO:' -l 300 -t 0.8"),
         ("Names that are not in the training list, with their log-probabilities",
          "charlm generate -n 5 --novel --format jsonl"),
+        ("Names that end in -ette, from a backward model",
+         "charlm generate -m back.npz -n 5 --prime ette"),
     ],
     "score": [
         ("Log-probability and perplexity of each line",
