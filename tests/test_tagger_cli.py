@@ -302,3 +302,25 @@ def test_probs_need_a_format_that_holds_them(pos_tagger, args):
     r = run("tag", "-m", model, *args, input="the dog runs .\n")
     assert r.exit_code == 2 and r.stdout == ""
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_entities_go_to_misc_in_conllu(ner_tagger, tmp_path):
+    model, _ = ner_tagger
+    r = run("tag", "-m", model, "--format", "conllu", input="John lives in Paris\n")
+    assert r.exit_code == 0
+    rows = [line.split("\t") for line in r.stdout.splitlines()
+            if line and not line.startswith("#")]
+    assert [row[9] for row in rows] == ["NER=B-PER", "NER=O", "NER=O", "NER=B-LOC"]
+    assert all(row[3] == "_" for row in rows)             # UPOS untouched
+    # a CoNLL-U file keeps its UPOS and its other MISC attributes
+    src = tmp_path / "in.conllu"
+    src.write_text("# text = John lives in Paris\n"
+                   "1\tJohn\tjohn\tPROPN\t_\t_\t2\tnsubj\t_\tNER=I-ORG\n"
+                   "2\tlives\tlive\tVERB\t_\t_\t0\troot\t_\t_\n"
+                   "3\tin\tin\tADP\t_\t_\t4\tcase\t_\t_\n"
+                   "4\tParis\tParis\tPROPN\t_\t_\t2\tobl\t_\tSpaceAfter=No\n\n")
+    r = run("tag", "-m", model, src)
+    rows = [line.split("\t") for line in r.stdout.splitlines()
+            if line and not line.startswith("#")]
+    assert [row[3] for row in rows] == ["PROPN", "VERB", "ADP", "PROPN"]
+    assert rows[0][9] == "NER=B-PER" and rows[3][9] == "SpaceAfter=No|NER=B-LOC"

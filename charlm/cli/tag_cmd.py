@@ -64,8 +64,9 @@ def input_kind(source, given):
                    "one JSON line per input line with entity text, type and character "
                    "offsets [default: inline for text, else the input's format].")
 @click.option("--tag-column", type=click.Choice(["upos", "xpos"]), default=None,
-              help="CoNLL-U output: the column to fill [default: the one the tagger "
-                   "learned].")
+              help="CoNLL-U output of a part-of-speech tagger: the column to fill "
+                   "[default: the one the tagger learned]. Entity taggers write "
+                   "NER=B-PER … to the MISC column.")
 @click.option("--probs", is_flag=True,
               help="tsv, jsonl: add each token's probability of its tag (a third tsv "
                    "column; a jsonl \"probs\" list): the softmax's, or a CRF tagger's "
