@@ -12,6 +12,37 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 SHARED = pathlib.Path(os.environ.get("CHARLM_SHARED_CORPORA", ROOT.parent / "shared" / "corpora"))
 
 
+# Variables that only configure the suite itself; every other CHARLM_* variable (a
+# default model, tagger, thread count, cache folder: today's and any added later) is
+# cleared so that the user's environment cannot change a result.
+SUITE_VARIABLES = {"CHARLM_DEBUG", "CHARLM_SHARED_CORPORA", "CHARLM_FUZZ_EXAMPLES"}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _hermetic_session(tmp_path_factory):
+    """The whole suite runs with no user CHARLM_* settings, its own token cache, and a
+    scratch folder as the current directory, so `python -m pytest` gives the same result
+    from any folder, whatever model files lie there."""
+    saved_env = dict(os.environ)
+    saved_cwd = os.getcwd()
+    for name in [n for n in os.environ if n.startswith("CHARLM_")]:
+        if name not in SUITE_VARIABLES:
+            del os.environ[name]
+    os.environ["CHARLM_CACHE"] = str(tmp_path_factory.mktemp("token-cache"))
+    os.chdir(tmp_path_factory.mktemp("session-cwd"))
+    yield
+    os.chdir(saved_cwd)
+    os.environ.clear()
+    os.environ.update(saved_env)
+
+
+@pytest.fixture(autouse=True)
+def _hermetic_test(tmp_path, monkeypatch):
+    """Each test runs in its own empty folder: commands that write model.npz by default
+    write it there, and no file another test (or the user) left can change a result."""
+    monkeypatch.chdir(tmp_path)
+
+
 def shared_file(rel):
     """A file under ../shared/corpora, or skip the test when it is not there."""
     path = SHARED / rel
