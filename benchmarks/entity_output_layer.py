@@ -40,6 +40,7 @@ def main():
     if not uner.is_dir():
         sys.exit(f"{uner}: not found")
     out = args.out or tempfile.mkdtemp(prefix="charlm-entity-")
+    os.makedirs(out, exist_ok=True)
     header(f"entity tagger output layer: softmax vs CRF, --time {args.time} each, side by side")
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
     procs = {}
