@@ -21,7 +21,7 @@ def test_no_user_setting_reaches_the_tests():
     for name in ("CHARLM_MODEL", "CHARLM_TAGGER", "CHARLM_THREADS"):
         assert name not in os.environ
     # The token cache is the suite's own, never the user's.
-    assert "pytest" in os.environ["CHARLM_CACHE"]
+    assert "charlm-pytest-cache" in os.environ["CHARLM_CACHE"]
 
 
 @pytest.fixture
