@@ -113,7 +113,8 @@ def evaluate_tagger(gold, model_path, fmt, input_fmt, tag_column, token_col, tag
     result = evaluate_sentences(model, bundle.vocab, bundle.tagging, read(), drop_types)
     if from_text:
         result["from_text"] = evaluate_from_text(model, bundle.vocab, read())
-    result["decoding"] = ("constrained viterbi" if model.decoder is not None else "argmax")
+    result["decoding"] = ("crf viterbi" if model.config.crf else
+                          "constrained viterbi" if model.decoder is not None else "argmax")
     if fmt == "json":
         sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
         return

@@ -22,7 +22,7 @@ GROUPS = {
                                             "--eval-every", "--val-fraction",
                                             "--val-max-tokens"]),
         ("Text and vocabulary", ["--level", "--split", "--lowercase", "--normalize",
-                                 "--graphemes", "--min-count", "--max-vocab",
+                                 "--graphemes", "--reverse", "--min-count", "--max-vocab",
                                  "--encoding-errors", "--vocab", "--no-cache"]),
         ("Display and logs", ["--progress", "--quiet", "--log-file", "--json",
                               "--sample-every", "--sample-length"]),
@@ -52,7 +52,7 @@ GROUPS = {
                   "--tag-scheme", "--min-count", "--word-dropout", "--case-sensitive",
                   "--encoding-errors"]),
         ("Model", ["--cell", "--hidden", "--layers", "--embed", "--char-embed",
-                   "--char-hidden", "--dropout", "--dtype"]),
+                   "--char-hidden", "--dropout", "--crf", "--dtype"]),
         ("Training", ["--batch-size", "--lr", "--optimizer", "--clip", "--seed"]),
         ("Learning-rate schedule", ["--lr-schedule", "--warmup", "--lr-decay",
                                     "--lr-decay-every", "--min-lr"]),
@@ -63,7 +63,7 @@ GROUPS = {
     "tag": [
         ("Tagger", ["--model", "--no-constrain"]),
         ("Input", ["--input", "--pretokenized", "--tag-column", "--encoding-errors"]),
-        ("Output", ["--format"]),
+        ("Output", ["--format", "--probs", "--all-probs"]),
     ],
     "evaluate": [
         ("Tagger or classifier", ["--model", "--no-constrain"]),
@@ -103,6 +103,8 @@ EXAMPLES = {
          "charlm train tinyshakespeare.txt --split none --hidden 256 --time 10m -o shk.npz"),
         ("Continue an interrupted run exactly, with a lower learning rate",
          "charlm train --resume shk.ckpt.npz --lr 0.001"),
+        ("A backward model: names read from their last letter to their first",
+         "charlm train --reverse -o back.npz"),
     ],
     "generate": [
         ("Ten new names from ./model.npz", "charlm generate -n 10 --seed 1"),
@@ -110,6 +112,8 @@ EXAMPLES = {
          "charlm generate -m shk.npz --prime 'ROMEO:' -l 300 -t 0.8"),
         ("Names that are not in the training list, with their log-probabilities",
          "charlm generate -n 5 --novel --format jsonl"),
+        ("Names that end in -ette, from a backward model",
+         "charlm generate -m back.npz -n 5 --prime ette"),
     ],
     "score": [
         ("Log-probability and perplexity of each line",
@@ -144,6 +148,8 @@ EXAMPLES = {
          "-o pos.npz"),
         ("A named-entity tagger from a CoNLL-2003 style column file",
          "charlm train-tagger ner-train.iob2 --dev ner-dev.iob2 -o ner.npz"),
+        ("The same with a CRF output layer (learned tag transitions, Viterbi decoding)",
+         "charlm train-tagger ner-train.iob2 --dev ner-dev.iob2 --crf -o ner-crf.npz"),
     ],
     "tag": [
         ("Tag a sentence with the tagger that ships with charlm",
@@ -152,6 +158,8 @@ EXAMPLES = {
          "charlm tag -m pos.npz --format conllu test.conllu"),
         ("Entities with character offsets, one JSON line per input line",
          "charlm tag -m ner.npz --format spans news.txt"),
+        ("How sure the tagger is: each token's probability of its tag",
+         "echo 'I saw her duck.' | charlm tag --format tsv --probs"),
     ],
     "evaluate": [
         ("Accuracy and per-tag scores on a gold file", "charlm evaluate -m pos.npz test.conllu"),

@@ -27,7 +27,7 @@ TRAIN_FIELDS = ("batch_size", "seq_len", "lr", "optimizer", "clip", "steps", "ep
                 "lr_schedule", "warmup", "lr_decay", "lr_decay_every", "min_lr",
                 "sample_every", "sample_length", "checkpoint_every")
 MODEL_FIELDS = ("cell", "hidden", "layers", "embed", "dropout")
-TEXT_FIELDS = ("level", "split", "lowercase", "normalize", "graphemes")
+TEXT_FIELDS = ("level", "split", "lowercase", "normalize", "graphemes", "reverse")
 VOCAB_FIELDS = ("min_count", "max_vocab", "encoding_errors")
 
 
@@ -61,6 +61,9 @@ VOCAB_FIELDS = ("min_count", "max_vocab", "encoding_errors")
               show_default=True,
               help="Hold out at most this many tokens, so validation stays quick on big "
                    "corpora.")
+@click.option("--reverse", is_flag=True,
+              help="A backward model: read each line right to left (with --split lines). "
+                   "The model file says so, and generate and score use it that way.")
 @click.option("--vocab", "vocab_path", type=click.Path(dir_okay=False),
               help="Use the fixed vocabulary in this file (from `charlm tokenize "
                    "--vocab-out`) and its text settings, so models share one vocabulary.")
@@ -192,6 +195,8 @@ def _fixed_vocab(path, text_cfg, opts, given):
     from charlm.text.report import load_vocab
 
     vocab, vocab_cfg = load_vocab(path)
+    # The reading direction is the model's, not the vocabulary's.
+    vocab_cfg = type(vocab_cfg).from_dict(dict(vocab_cfg.to_dict(), reverse=opts["reverse"]))
     clash = [f"--{k.replace('_', '-')}" for k in TEXT_FIELDS
              if given(k) and opts[k] != getattr(vocab_cfg, k)]
     clash += [f"--{k.replace('_', '-')}" for k in ("min_count", "max_vocab") if given(k)]

@@ -12,7 +12,8 @@ from charlm.store import DEFAULT_TAGGER
 TRAIN_FIELDS = ("batch_size", "lr", "optimizer", "clip", "steps", "epochs", "time_limit",
                 "patience", "eval_every", "val_fraction", "seed", "dtype", "lr_schedule",
                 "warmup", "lr_decay", "lr_decay_every", "min_lr", "checkpoint_every")
-MODEL_FIELDS = ("cell", "hidden", "layers", "embed", "char_embed", "char_hidden", "dropout")
+MODEL_FIELDS = ("cell", "hidden", "layers", "embed", "char_embed", "char_hidden", "dropout",
+                "crf")
 DATA_FIELDS = ("format", "tag_column", "token_col", "tag_col", "tag_scheme", "min_count",
                "word_dropout", "lowercase", "encoding_errors")
 
@@ -64,6 +65,10 @@ DATA_FIELDS = ("format", "tag_column", "token_col", "tag_col", "tag_scheme", "mi
 @click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=0.25,
               show_default=True, help="Dropout on the inputs, between layers and before "
                                       "the softmax.")
+@click.option("--crf", is_flag=True,
+              help="Output layer: a linear-chain CRF (learned tag-to-tag transition scores, "
+                   "trained on whole sequences, decoded by Viterbi) instead of a softmax per "
+                   "token. For entity tags the scheme's invalid transitions are forbidden.")
 # training
 @click.option("--batch-size", type=click.IntRange(1), default=32, show_default=True,
               help="Sentences per batch (N).")
@@ -87,7 +92,9 @@ def train_tagger(ctx, train, dev, output, force, resume_path, checkpoint_path, p
     The model is a bidirectional LSTM (GRU, RNN) over word embeddings and character
     features of each word, with a softmax per token: ŷ⟨t⟩ = softmax(W_y [a→⟨t⟩;
     a←⟨t⟩] + b_y). Entity tags (IOB1/IOB2/BIOES/IO) are decoded by constrained
-    Viterbi, so no invalid sequence is ever output.
+    Viterbi, so no invalid sequence is ever output. With --crf the output layer is a
+    linear-chain CRF instead: p(y | x) ∝ exp(Σ_t s⟨t⟩[y⟨t⟩] + Σ_t trans[y⟨t-1⟩,
+    y⟨t⟩]), trained by the forward algorithm and decoded by Viterbi.
 
 
     Progress goes to stderr. The tagger file is written each time the dev accuracy

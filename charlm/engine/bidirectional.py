@@ -170,7 +170,7 @@ def init_params(shapes, cell, hidden_of, rng, embeddings=("W_ex",), dtype=np.flo
     ``shapes``: {name: shape} in a fixed order (the draw follows it); ``hidden_of(name)``:
     H of the layer a parameter belongs to. Recurrent and output weights are uniform in
     ±1/√H (PyTorch's choice), the ``embeddings`` normal with standard deviation 1/√E,
-    biases zero but the LSTM forget gate at 1 (the cell starts by remembering): the
+    biases (and CRF transition scores) zero but the LSTM forget gate at 1 (the cell starts by remembering): the
     recipe the bundled tagger was trained and measured with. The language model's
     random biases (Cell.bias_init with an rng) were tuned on long character windows,
     not on sentences of ~20 words. Column 0 of every embedding (padding) is zero."""
@@ -184,7 +184,7 @@ def init_params(shapes, cell, hidden_of, rng, embeddings=("W_ex",), dtype=np.flo
             if "f" in cell.gates:
                 f = cell.gates.index("f")
                 w[f * H:(f + 1) * H] = 1.0
-        elif name == "b_y":
+        elif name == "b_y" or name.startswith("crf."):     # CRF transition scores too
             w = np.zeros(shape)
         else:
             s = 1.0 / np.sqrt(H)

@@ -49,11 +49,17 @@ def _meaning(name, cfg):
         return "output projection: W_y [a→⟨t⟩; a←⟨t⟩]"
     if name == "b_y":
         return "output bias"
+    if name == "crf.trans":
+        return "CRF transition scores trans[i, j], tag i → tag j"
+    if name == "crf.start":
+        return "CRF score of each tag opening a sentence"
+    if name == "crf.end":
+        return "CRF score of each tag closing a sentence"
     prefix, d, short = name.split(".")
     arrow = "a→" if d == "fw" else "a←"
     where = ("character BiRNN" if prefix == "char" else f"layer {prefix[5:]}")
     inp = ("the character embedding" if prefix == "char" else
-           "x⟨t⟩ = [W_ex w⟨t⟩; c⟨t⟩]" if prefix == "layer1" else
+           "x⟨t⟩ = [W_ex w⟨t⟩; χ⟨t⟩]" if prefix == "layer1" else
            f"[a→; a←] of layer {int(prefix[5:]) - 1}")
     gates = ", ".join(cfg.cell_spec.gates)
     return {"W_aa": f"{where}, {arrow}: recurrent weights, gates {gates} stacked by rows",
@@ -65,9 +71,9 @@ def _describe(b):
     cfg, vocab = b.model.config, b.vocab
     cell = cfg.cell.upper()
     equations = [
-        f"c⟨t⟩ = [a→⟨len⟩; a←⟨1⟩] of a character Bi{cell} (H_c = {cfg.char_hidden}) "
+        f"χ⟨t⟩ = [a→⟨len⟩; a←⟨1⟩] of a character Bi{cell} (H_c = {cfg.char_hidden}) "
         "over the word's characters",
-        "x⟨t⟩ = [W_ex w⟨t⟩; c⟨t⟩]",
+        "x⟨t⟩ = [W_ex w⟨t⟩; χ⟨t⟩]",
         f"a→⟨t⟩ = {cell}→(a→⟨t-1⟩, x⟨t⟩)      left to right",
         f"a←⟨t⟩ = {cell}←(a←⟨t+1⟩, x⟨t⟩)      right to left, within the sentence",
     ]
@@ -75,7 +81,12 @@ def _describe(b):
         equations.append(f"layers 2..{cfg.layers}: the same over [a→⟨t⟩; a←⟨t⟩] of the "
                          "layer below")
     equations += ["each direction's cell:"] + ["  " + e for e in info.EQUATIONS[cfg.cell]]
-    equations.append("ŷ⟨t⟩ = softmax(W_y [a→⟨t⟩; a←⟨t⟩] + b_y)")
+    if cfg.crf:
+        equations += ["s⟨t⟩ = W_y [a→⟨t⟩; a←⟨t⟩] + b_y",
+                      "p(y | x) ∝ exp(start[y⟨1⟩] + Σ_t s⟨t⟩[y⟨t⟩] + Σ_t trans[y⟨t-1⟩, y⟨t⟩] "
+                      "+ end[y⟨T_x⟩])   (linear-chain CRF)"]
+    else:
+        equations.append("ŷ⟨t⟩ = softmax(W_y [a→⟨t⟩; a←⟨t⟩] + b_y)")
     out = {
         "tagging": b.tagging,
         "model": {**cfg.to_dict(), "parameters": cfg.num_params()},
@@ -96,13 +107,14 @@ def _summary(d):
     m, tg, v, tr = d["model"], d["tagging"], d["vocab"], d["training"]
     scheme = tg.get("scheme")
     what = "entity scheme " + scheme.upper() if scheme else tg.get("tag_column", "tags")
+    decoding = ("CRF Viterbi" if m.get("crf") else
+                "constrained Viterbi" if scheme else "argmax per token")
     head = [
-        f"tags    {len(v['tags'])} ({what}; decoding: "
-        f"{'constrained Viterbi' if scheme else 'argmax per token'}): {' '.join(v['tags'])}",
+        f"tags    {len(v['tags'])} ({what}; decoding: {decoding}): {' '.join(v['tags'])}",
         f"model   Bi{m['cell'].upper()}, {m['layers']} layer(s) of H = {m['hidden']} per "
         f"direction, word embedding E = {m['embed']}, character Bi{m['cell'].upper()} "
         f"E_c = {m['char_embed']}, H_c = {m['char_hidden']}, dropout {m['dropout']}, "
-        f"{m['parameters']:,} parameters",
+        f"{'CRF output layer, ' if m.get('crf') else ''}{m['parameters']:,} parameters",
     ]
     tail = [f"vocab   {v['words']:,} words"
             f"{' (looked up in lower case)' if v['lowercase'] else ''}, "

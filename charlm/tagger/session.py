@@ -24,7 +24,7 @@ from charlm.settings import Settings
 from charlm.store import tagfile, validate
 from charlm.tagger.data import TagBatches, TagVocab
 from charlm.tagger.model import TaggerConfig, TaggerModel
-from charlm.tagger.tagging import make_decoder
+from charlm.tagger.tagging import prepare
 from charlm.text.conll import read_tagged
 from charlm.text.reader import Source, check_readable
 from charlm.text.schemes import SCHEMES, convert, detect_scheme
@@ -130,7 +130,7 @@ def _check_replace(output, checkpoint, run_id, force):
 
 
 def start(train_path, dev_path, train_cfg, data, *, cell="lstm", hidden=128, layers=1,
-          embed=100, char_embed=32, char_hidden=32, dropout=0.25, output=None,
+          embed=100, char_embed=32, char_hidden=32, dropout=0.25, crf=False, output=None,
           checkpoint=None, command=None, log_file=None, force=False):
     """Read the data and set up a fresh run; nothing is trained until its events are
     iterated. ``force``: replace a tagger file or checkpoint that another run wrote."""
@@ -152,7 +152,7 @@ def start(train_path, dev_path, train_cfg, data, *, cell="lstm", hidden=128, lay
                           "right (--tag-col)?")
     config = TaggerConfig(len(vocab.words), len(vocab.chars), len(vocab.tags), cell=cell,
                           hidden=hidden, layers=layers, embed=embed, char_embed=char_embed,
-                          char_hidden=char_hidden, dropout=dropout)
+                          char_hidden=char_hidden, dropout=dropout, crf=crf)
     dtype = np.float32 if train_cfg.dtype == "float32" else np.float64
     model = TaggerModel.create(config, rng, dtype)
     run_info = {"train": train_path, "dev": dev_path, "data": data.to_dict(),
@@ -163,6 +163,11 @@ def start(train_path, dev_path, train_cfg, data, *, cell="lstm", hidden=128, lay
 
 def _build(model, vocab, train, dev, scheme, data, train_cfg, rng, run_info, state=None,
            optimizer_arrays=None, resumed_from=None, changes=()):
+    if model.config.crf and scheme in SCHEMES:
+        # A CRF gives a path the scheme forbids no probability at all: read a gold
+        # sequence that breaks the scheme (a stray I- after O) as the scorer does.
+        for s in train + dev:
+            s.tags = convert(s.tags, scheme, scheme)
     train_batches = TagBatches(vocab, train, train_cfg.batch_size, data.word_dropout)
     val_batches = TagBatches(vocab, dev, _VAL_BATCH) if dev else None
     fingerprint = _fingerprint([train_batches, val_batches])
@@ -170,9 +175,7 @@ def _build(model, vocab, train, dev, scheme, data, train_cfg, rng, run_info, sta
         raise UsageError("the training data is not what this run was trained on (its ids "
                          "differ); resume needs the same files")
     run_info["fingerprint"] = fingerprint
-    model.tags = vocab.tags
-    model.entities = scheme in SCHEMES
-    model.decoder = make_decoder(vocab.tags, scheme)
+    prepare(model, vocab.tags, scheme)
     tagging = {"scheme": scheme, "tag_column": data.tag_column,
                "tokenizer": "ud-english", "lowercase": data.lowercase}
     output, checkpoint = run_info["output"], run_info["checkpoint"]
