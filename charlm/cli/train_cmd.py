@@ -201,7 +201,7 @@ def _train(ctx, team, corpus, output, force, resume_path, checkpoint_path, progr
                     force=force)
 
     run = distributed_run(team, build, "train")
-    display = TrainDisplay(console, progress, quiet, run, run.log_file)
+    display = TrainDisplay(console, progress, quiet, run, run.log_file if root else None)
     drive(ctx, run, display, as_json)
 
 

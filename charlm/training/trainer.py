@@ -493,7 +493,9 @@ class Trainer:
             grads = self.model.backward(cache)
             tokens = 0 if empty else int(xs.size if ms is None else ms.sum())
         except Exception as e:                  # out of memory, most likely
-            error = e
+            # Without its traceback, whose frames would keep this step's arrays alive
+            # (the all-reduce below needs memory too).
+            error = e.with_traceback(None)
         grads, loss, tokens, stop, failed, self.clock = w.reduce_step(
             grads, loss, tokens, self.stop_request, error is not None, clock)
         if failed:
