@@ -141,6 +141,9 @@ class TrainDisplay:
         self._start_live()
 
     def _start_live(self):
+        workers = getattr(self.started, "workers", 1)
+        if workers > 1:
+            self.say(f"workers {workers} processes, each training its share of every batch")
         if self.live_mode:
             self.live = Live(get_renderable=self.panel, console=self.console,
                              refresh_per_second=4, transient=True, redirect_stdout=False,

@@ -37,7 +37,7 @@ NOISE = re.compile(rb"^(=+$|=   |YOUR APPLICATION TERMINATED|This typically refe
 
 WORKERS_HELP = (
     "Train on N processes at once, one core each (data-parallel over MPI): every step "
-    "splits the --batch-size rows between them and averages their gradients, so the "
+    "splits the batch (--batch-size) between them and averages their gradients, so the "
     "result is that of one process. Needs pip install 'charlm[mpi]'. For several "
     "machines run mpiexec -n N -f HOSTFILE charlm train … instead. Default 1: a rank "
     "that shares its core with another busy process holds every rank back (each step "
