@@ -173,6 +173,7 @@ def _train(ctx, team, corpus, output, force, resume_path, checkpoint_path, progr
         return ctx.get_parameter_source(name) in (ParameterSource.COMMANDLINE,
                                                    ParameterSource.ENVIRONMENT)
 
+    prime = None        # several workers: what rank 0 reads first (into the token cache)
     if resume_path:
         explicit = {name: value for name, value in opts.items() if given(name)}
 
@@ -200,17 +201,26 @@ def _train(ctx, team, corpus, output, force, resume_path, checkpoint_path, progr
                     log_file=log_file, progress=reading, use_cache=not no_cache,
                     force=force)
 
-    run = distributed_run(team, build, "train")
+        def prime():
+            from charlm.text.cache import cacheable
+            from charlm.text.corpus import resolve_sources
+
+            if not no_cache and cacheable(resolve_sources(list(corpus), stdin_bytes)):
+                with reading:
+                    session.read_corpus(list(corpus), text_cfg, opts["encoding_errors"],
+                                        progress=reading)
+
+    run = distributed_run(team, build, "train", prime)
     display = TrainDisplay(console, progress, quiet, run, run.log_file if root else None)
     drive(ctx, run, display, as_json)
 
 
-def distributed_run(team, build, command):
-    """``build()`` a run, on every rank when there are several (rank 0 first), and
-    make its trainer one of them. Shared by every training command."""
+def distributed_run(team, build, command, prime=None):
+    """``build()`` a run, on every rank when there are several (``prime()`` on rank 0
+    first), and make its trainer one of them. Shared by every training command."""
     if team is None:
         return build()
-    run = team.setup(build)
+    run = team.setup(build, prime)
     run.trainer.distribute(team)
     announce(team, command, run.checkpoint)
     return run

@@ -197,30 +197,35 @@ class Workers:
         rank, message = next((r, m) for r, m in enumerate(messages) if m is not None)
         return WorkerFailed(f"worker {rank} of {self.size} failed: {message}")
 
-    def setup(self, build):
-        """``build()`` on every rank, rank 0 first (it fills the token cache the others
-        then read, memory-mapped); an error on any rank is raised by every rank, with
-        its message, so that rank 0 reports it once."""
-        result = error = None
-        if self.root:
+    def setup(self, build, prime=None):
+        """``build()`` on every rank at once; an error on any rank is raised by every
+        rank, so that rank 0 reports it once (naming the rank when it is not 0).
+
+        ``prime()``: what rank 0 does alone first, before the others start: reading
+        the corpus into the token cache, which the others then read memory-mapped
+        instead of tokenizing it again."""
+        error = None
+        if self.root and prime is not None:
+            _, error = _attempt(prime)
+        failed = self.bcast(None if error is None else isinstance(error, UsageError))
+        if failed is None:
             result, error = _attempt(build)
-        failed_root = self.bcast(error is not None)
-        if failed_root:
-            if self.root:
-                error.agreed = True
-                raise error
-            raise WorkerFailed("rank 0 failed")
-        if not self.root:
-            result, error = _attempt(build)
-        messages = self.comm.allgather(None if error is None else
-                                       (isinstance(error, UsageError), _describe(error)))
-        for rank, m in enumerate(messages):
-            if m is not None:
-                cls = UsageError if m[0] else CharlmError
-                e = cls(f"worker {rank} of {self.size}: {m[1]}")
-                e.agreed = True
-                raise e
-        return result
+            reports = self.comm.allgather(None if error is None else
+                                          (isinstance(error, UsageError), _describe(error)))
+            failed = reports[0][0] if reports[0] is not None else None
+            rank = next((r for r, m in enumerate(reports) if m is not None), None)
+            if rank is None:
+                return result
+            if rank > 0:                    # rank 0 is fine: it reports the other's error
+                failed, message = reports[rank]
+                error = (UsageError if failed else CharlmError)(
+                    f"worker {rank} of {self.size}: {message}")
+            elif not self.root:             # rank 0 failed and reports its own error
+                error = None
+        if error is None:                   # another rank reports it; leave with its status
+            error = (UsageError if failed else CharlmError)("failed elsewhere")
+        error.agreed = True
+        raise error
 
 
 def _attempt(build):
