@@ -257,3 +257,19 @@ def test_ctrl_c_stops_every_rank_saves_once_and_exits_130(tmp_path, started):
     r = charlm(tmp_path, "train", "--resume", "c.ckpt.npz", "--steps", steps(tmp_path / "c")
                + 5, "--progress", "off")
     assert r.returncode == 0, r.stderr
+
+
+@needs_mpi
+def test_a_corpus_on_stdin_reaches_every_worker(tmp_path):
+    text = "".join(f"line {i} of a piped corpus\n" for i in range(300))
+
+    def train(name, *extra):
+        cmd = [sys.executable, "-m", "charlm", "train", "-", *LM, "--steps", "8", "-o", name,
+               *extra]
+        r = subprocess.run(cmd, input=text, capture_output=True, text=True, cwd=tmp_path,
+                           env=env(tmp_path), timeout=120)
+        assert r.returncode == 0, r.stderr
+
+    train("one.npz")
+    train("two.npz", "--workers", "2")
+    assert max_difference(tmp_path / "one.ckpt.npz", tmp_path / "two.ckpt.npz") <= 1e-9
