@@ -33,7 +33,9 @@ STATUS_ENV = "CHARLM_WORKERS_STATUS"    # a file where rank 0 says where it save
 # long; the launching process replaces them with one line of its own.
 NOISE = re.compile(rb"^(=+$|=   |YOUR APPLICATION TERMINATED|This typically refers|"
                    rb"Please see the FAQ|\[mpiexec@|\[proxy:|Abort\(\d+\) on node|"
-                   rb"application called MPI_Abort|\s*$)")
+                   rb"application called MPI_Abort)")
+BLANK = re.compile(rb"^\s*$")          # the banner's empty lines (on stdout, which
+                                        # carries no empty lines of charlm's own here)
 
 WORKERS_HELP = (
     "Train on N processes at once, one core each (data-parallel over MPI): every step "
@@ -109,8 +111,9 @@ def launch(n):
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(ValueError):
             previous[sig] = signal.signal(sig, forward)
-    pumps = [threading.Thread(target=_pump, args=(src, dst), daemon=True)
-             for src, dst in ((proc.stdout, sys.stdout), (proc.stderr, sys.stderr))]
+    pumps = [threading.Thread(target=_pump, args=(src, dst, blank), daemon=True)
+             for src, dst, blank in ((proc.stdout, sys.stdout, True),
+                                     (proc.stderr, sys.stderr, False))]
     try:
         for t in pumps:
             t.start()
@@ -134,19 +137,23 @@ def launch(n):
     return 1
 
 
-def _pump(src, dst):
+def _pump(src, dst, drop_blank):
     """Copy a rank's output through, as it comes (the live panel), leaving out the
     launcher's banners."""
     out = dst.buffer if hasattr(dst, "buffer") else None
     pending = b""
+
+    def noise(line):
+        return NOISE.match(line) or (drop_blank and BLANK.match(line))
+
     while True:
         chunk = os.read(src.fileno(), 65536)
         if not chunk:
             break
         pending += chunk
         *lines, pending = pending.split(b"\n")
-        keep = [ln + b"\n" for ln in lines if not NOISE.match(ln)]
-        if pending and not NOISE.match(pending):
+        keep = [ln + b"\n" for ln in lines if not noise(ln)]
+        if pending and not noise(pending):
             keep.append(pending)           # a partial line (a panel redraw): show it now
             pending = b""
         if keep:
@@ -161,7 +168,7 @@ def _pump(src, dst):
                     dst.flush()
             except (BrokenPipeError, ValueError):
                 pass
-    if pending and not NOISE.match(pending):
+    if pending and not noise(pending):
         with contextlib.suppress(BrokenPipeError, ValueError):
             (out or dst).write(pending if out is not None else pending.decode())
 
