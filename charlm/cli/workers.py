@@ -101,10 +101,11 @@ def launch(n):
     proc = subprocess.Popen([mpiexec, "-n", str(n), sys.executable, "-m", "charlm", *args],
                             stdin=None if "-" in args else subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
-                            start_new_session=True)
-    previous = {}
+                            start_new_session=True, preexec_fn=_default_signals)
+    previous, signals = {}, []
 
     def forward(signum, frame):
+        signals.append(signum)
         with contextlib.suppress(ProcessLookupError):
             proc.send_signal(signum)
 
@@ -126,8 +127,11 @@ def launch(n):
         saved = _read_status(status)
         with contextlib.suppress(OSError):
             os.unlink(status)
-    if rc in (0, 1, 2, 130, 143):
+    if rc in (0, 1, 2, 130, 143) and not (signals and rc == 1):
         return rc
+    if signals:         # stopped by Ctrl-C (SIGTERM) before the ranks could stop together
+        click.echo("charlm: interrupted", err=True)
+        return 143 if signal.SIGTERM in signals else 130
     how = f"killed by signal {rc}" if 0 < rc < 64 else f"exit status {rc}"
     line = f"charlm: error: a worker stopped ({how}); every worker was stopped with it."
     if saved:
@@ -135,6 +139,14 @@ def launch(n):
                  f"charlm {saved['command']} --resume {saved['checkpoint']}")
     click.echo(line, err=True)
     return 1
+
+
+def _default_signals():
+    """In the launcher's child: Ctrl-C and SIGTERM as usual, even when this process
+    was started with them ignored (a background job of a script): it passes them on
+    deliberately, and the ranks must act on them."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
 
 
 def _pump(src, dst, drop_blank):
