@@ -235,7 +235,7 @@ def test_a_killed_rank_stops_the_others_and_the_files_resume(tmp_path, started):
     out, err = p.communicate(timeout=30)
     assert time.time() - t0 < 10
     assert p.returncode != 0
-    assert err.strip().splitlines()[-1].startswith("charlm: error: a worker stopped")
+    assert err.strip().splitlines()[-1].startswith("Error: a worker stopped")
     assert "charlm train --resume k.ckpt.npz" in err
     assert "===" not in out + err                        # no launcher banner
     for pid in ranks:

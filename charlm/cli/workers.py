@@ -75,7 +75,8 @@ def begin(ctx, workers, progress):
 
 
 def launch(n):
-    """Run this very command on ``n`` ranks through ``mpiexec``; returns the exit status."""
+    """Run this very command on ``n`` ranks through ``mpiexec``; returns the exit status
+    (a rank that died is reported here, in one line)."""
     import charlm.cli
     from charlm.errors import UsageError
     from charlm.training.distributed import INSTALL_HINT, mpi_installed
@@ -133,12 +134,11 @@ def launch(n):
         click.echo("charlm: interrupted", err=True)
         return 143 if signal.SIGTERM in signals else 130
     how = f"killed by signal {rc}" if 0 < rc < 64 else f"exit status {rc}"
-    line = f"charlm: error: a worker stopped ({how}); every worker was stopped with it."
+    line = f"a worker stopped ({how}); every worker was stopped with it."
     if saved:
         line += (f" The last model file and checkpoint written are complete: resume with "
                  f"charlm {saved['command']} --resume {saved['checkpoint']}")
-    click.echo(line, err=True)
-    return 1
+    raise click.ClickException(line)
 
 
 def _default_signals():
