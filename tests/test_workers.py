@@ -170,7 +170,14 @@ def test_a_rank_out_of_memory_mid_run_ends_it_in_one_line(tmp_path):
     args = [sys.executable, "-m", "charlm", "train", str(corpus), "--hidden", "64",
             "--batch-size", "512", "--seq-len", "256", "--steps", "2", "--split", "none",
             "-o", "m.npz", "-q"]
-    limited = ["bash", "-c", 'ulimit -v 420000; exec "$@"', "bash", *args]
+    # The address space a rank needs before training (libraries, MPI), plus 150 MB:
+    # enough to set up, not for a step's activations (~320 MB a rank here).
+    probe = ("from mpi4py import MPI; import numpy, charlm.cli.app, charlm.lm.session\n"
+             "print([l.split()[1] for l in open('/proc/self/status') if l.startswith('VmPeak')][0])")
+    base = subprocess.run([MPIEXEC, "-n", "1", sys.executable, "-c", probe], capture_output=True,
+                          text=True, env=env(tmp_path), timeout=60)
+    limit = int(base.stdout) + 150_000
+    limited = ["bash", "-c", f'ulimit -v {limit}; exec "$@"', "bash", *args]
     r = subprocess.run([MPIEXEC, "-n", "1", *args, ":", "-n", "1", *limited],
                        capture_output=True, text=True, cwd=tmp_path, env=env(tmp_path),
                        timeout=120)
