@@ -1,5 +1,6 @@
 """The package's layer contract ([tool.importlinter] in pyproject.toml), checked with
-import-linter: the engine imports nothing else of charlm, text never touches a model,
+import-linter: the layers (cli over the models over training, the store and text, over
+the engine), the engine imports nothing else of charlm, text never touches a model,
 only the command line imports click and rich, and so on."""
 
 import pathlib
@@ -42,6 +43,17 @@ def test_the_layer_contract_holds(tmp_path):
     ("text/vocab.py", "from charlm.engine import ops"),
     ("store/info.py", "from charlm.training import trainer"),
     ("training/trainer.py", "from charlm.lm import model"),
+    # the store knows no model kind: each kind registers with it from above
+    ("store/kinds.py", "from charlm.lm import model"),
+    ("store/modelfile.py", "from charlm.lm.model import LanguageModel"),
+    ("store/tagfile.py", "from charlm.tagger.model import TaggerModel"),
+    ("store/validate.py", "from charlm.text.vocab import Vocab"),
+    ("store/info.py", "from charlm.cli import app"),
+    # the models are independent of each other, and nothing below them imports them
+    ("lm/filekind.py", "from charlm.tagger import filekind"),
+    ("tagger/filekind.py", "from charlm.lm import filekind"),
+    ("text/vocab.py", "from charlm.store import kinds"),
+    ("files.py", "from charlm.engine import ops"),
 ])
 def test_a_forbidden_import_breaks_the_contract(tmp_path, module, line):
     tree = _copy(tmp_path)

@@ -25,12 +25,46 @@ def model_option(f):
 
 
 def load_model(path):
-    """A language model; a tagger is refused in one line (its kind registered first,
-    so the message can say what it is)."""
-    import charlm.store.tagfile  # noqa: F401
+    """A language model; a file of another kind is refused in one line."""
     from charlm.store.modelfile import load
 
     return load(path or default_model_path())
+
+
+def run_file_options(noun, command, default_file, default_help=None, best="so far"):
+    """The options every trainer shares about its files: -o/--output, --force,
+    --resume, --checkpoint and --checkpoint-every, worded for its ``noun`` ("model",
+    "tagger", …) and ``command`` ("train", …). ``default_file``: what -o defaults to
+    (``default_help`` says so when there is more to it, e.g. an environment variable);
+    ``best``: how the kept model is the best ("by validation loss")."""
+    default_help = default_help or f"[default: ./{default_file}]"
+    stem = default_file.rsplit(".", 1)[0]
+    options = [
+        click.option("-o", "--output", type=click.Path(dir_okay=False),
+                     help=f"{noun.capitalize()} file to write {default_help}. It always "
+                          f"holds the best model {best}."),
+        click.option("--force", is_flag=True,
+                     help=f"Replace the {noun} file or checkpoint even if another run "
+                          f"wrote it (by default {command} refuses, so that a typo in -o "
+                          f"never destroys a trained {noun})."),
+        click.option("--resume", "resume_path", type=click.Path(dir_okay=False),
+                     shell_complete=complete_model,
+                     help="Continue the run saved in this checkpoint, exactly where it "
+                          "stopped."),
+        click.option("--checkpoint", "checkpoint_path", type=click.Path(dir_okay=False),
+                     shell_complete=complete_model,
+                     help=f"Where to write checkpoints [default: the {noun} file's name "
+                          f"with .ckpt.npz, e.g. {stem}.ckpt.npz]."),
+        click.option("--checkpoint-every", type=click.IntRange(0), default=None,
+                     help="Steps between checkpoints; 0: only at the end and on interrupt "
+                          "[default: at every validation]."),
+    ]
+
+    def decorate(f):
+        for option in reversed(options):
+            f = option(f)
+        return f
+    return decorate
 
 
 def progress_option(f):

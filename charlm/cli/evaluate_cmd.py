@@ -1,13 +1,42 @@
-"""``charlm evaluate``: tag a gold file and report accuracy, per-tag and entity-level
-precision/recall/F1 and the most confused tags."""
+"""``charlm evaluate``: measure a model file on a gold file. The command dispatches on
+the file's kind (its family in :mod:`charlm.store.kinds`) to the evaluator registered
+for it (:func:`register_evaluator`); a tagger is evaluated here: tag the gold file and
+report accuracy, per-tag and entity-level precision/recall/F1 and the most confused
+tags."""
 
 import json
 import sys
 
 import click
+from click.core import ParameterSource
 
 from charlm.cli.common import encoding_errors_option, stdout_is_tty
 from charlm.cli.tag_cmd import load_tagger, tagger_option
+
+# family of model file -> (run(gold, model_path, fmt, **options), names of the options
+# it reads). A file whose kind has no evaluator, or whose header cannot be read, goes
+# to the tagger's, whose loader says in one line what is wrong with it.
+EVALUATORS = {}
+DEFAULT_FAMILY = "tagger"
+
+
+def register_evaluator(family, run, options=()):
+    """Let ``charlm evaluate`` measure the files of ``family``: ``run(gold, model_path,
+    fmt, **options)`` gets the command's options named in ``options``; any other option
+    given on the command line is refused as not applying to that kind of model."""
+    EVALUATORS[family] = (run, tuple(options))
+
+
+def _family(path):
+    """The family of the model file at ``path`` that has an evaluator, else the default."""
+    from charlm.errors import ModelFileError
+    from charlm.store import kinds, validate
+
+    try:
+        family = kinds.family_of(validate.read_header(path).get("kind"))
+    except (ModelFileError, OSError):
+        return DEFAULT_FAMILY
+    return family if family in EVALUATORS else DEFAULT_FAMILY
 
 
 @click.command()
@@ -34,8 +63,8 @@ from charlm.cli.tag_cmd import load_tagger, tagger_option
               help="Also tag each sentence's raw '# text =' line with the tokenizer and "
                    "score the tokens whose character spans match the gold ones.")
 @encoding_errors_option
-def evaluate(gold, model_path, fmt, input_fmt, tag_column, token_col, tag_col, drop_types,
-             no_constrain, from_text, encoding_errors):
+@click.pass_context
+def evaluate(ctx, gold, model_path, fmt, **options):
     """Measure a tagger on a gold file: accuracy, per-tag and entity scores.
 
     GOLD is a tagged CoNLL-U or column file. Reported: token accuracy (also on words
@@ -44,6 +73,20 @@ def evaluate(gold, model_path, fmt, input_fmt, tag_column, token_col, tag_col, d
     most frequent confusions.
 
     """
+    from charlm.store import default_tagger_path
+
+    family = _family(model_path or default_tagger_path())
+    run, accepted = EVALUATORS[family]
+    for param in ctx.command.params:
+        if (param.name in options and param.name not in accepted and
+                ctx.get_parameter_source(param.name) is ParameterSource.COMMANDLINE):
+            raise click.UsageError(f"{param.opts[-1]} does not apply to a {family}")
+    run(gold, model_path, fmt, **{k: v for k, v in options.items() if k in accepted})
+
+
+def evaluate_tagger(gold, model_path, fmt, input_fmt, tag_column, token_col, tag_col,
+                    drop_types, no_constrain, from_text, encoding_errors):
+    """Tag GOLD with the tagger and report its scores."""
     from charlm.tagger.report import evaluate_from_text, evaluate_sentences
     from charlm.text.conll import read_tagged
 
@@ -63,6 +106,11 @@ def evaluate(gold, model_path, fmt, input_fmt, tag_column, token_col, tag_col, d
         sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
         return
     render(result, gold)
+
+
+register_evaluator("tagger", evaluate_tagger,
+                   ("input_fmt", "tag_column", "token_col", "tag_col", "drop_types",
+                    "no_constrain", "from_text", "encoding_errors"))
 
 
 def _pct(x):

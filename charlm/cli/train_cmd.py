@@ -8,9 +8,10 @@ import sys
 import click
 from click.core import ParameterSource
 
-from charlm.cli.common import (Duration, FiniteRange, ReadingProgress,
-                               live_display, progress_option, read_stdin_corpus, text_options)
-from charlm.cli.completion import complete_corpus, complete_model
+from charlm.cli.common import (Duration, FiniteRange, ReadingProgress, live_display,
+                               progress_option, read_stdin_corpus, run_file_options,
+                               text_options)
+from charlm.cli.completion import complete_corpus
 from charlm.cli.workers import announce, begin, rank_console, rank_guard, workers_option
 from charlm.store import DEFAULT_MODEL, MODEL_ENV
 from charlm.training.schedule import DEFAULT_LR, DEFAULT_SCHEDULE, SCHEDULES
@@ -34,23 +35,8 @@ VOCAB_FIELDS = ("min_count", "max_vocab", "encoding_errors")
 @click.command()
 @click.argument("corpus", nargs=-1, type=click.Path(allow_dash=True),
                 shell_complete=complete_corpus)
-@click.option("-o", "--output", type=click.Path(dir_okay=False),
-              help=f"Model file to write (default: ${MODEL_ENV}, then ./{DEFAULT_MODEL}). "
-                   "It always holds the best model by validation loss.")
-@click.option("--force", is_flag=True,
-              help="Replace the model file or checkpoint even if another run wrote it "
-                   "(by default train refuses, so that a typo in -o never destroys a "
-                   "trained model).")
-@click.option("--resume", "resume_path", type=click.Path(dir_okay=False),
-              shell_complete=complete_model,
-              help="Continue the run saved in this checkpoint, exactly where it stopped.")
-@click.option("--checkpoint", "checkpoint_path", type=click.Path(dir_okay=False),
-              shell_complete=complete_model,
-              help="Where to write checkpoints [default: the model file's name with "
-                   ".ckpt.npz, e.g. model.ckpt.npz].")
-@click.option("--checkpoint-every", type=click.IntRange(0), default=None,
-              help="Steps between checkpoints; 0: only at the end and on interrupt "
-                   "[default: at every validation].")
+@run_file_options("model", "train", DEFAULT_MODEL,
+                  f"(default: ${MODEL_ENV}, then ./{DEFAULT_MODEL})", "by validation loss")
 @click.option("--cell", type=click.Choice(["rnn", "gru", "lstm"]), default="lstm",
               show_default=True, help="Recurrent cell.")
 @click.option("--hidden", type=click.IntRange(1), default=128, show_default=True,
@@ -152,7 +138,6 @@ def train(ctx, corpus, output, force, resume_path, checkpoint_path, progress, qu
 def _train(ctx, team, corpus, output, force, resume_path, checkpoint_path, progress, quiet,
            log_file, as_json, vocab_path, no_cache, opts):
     from charlm.cli.train_display import TrainDisplay
-    import charlm.store.tagfile  # noqa: F401 (so --resume of a tagger's file says what it is)
     from charlm.lm import session
     from charlm.text.tokens import TextConfig
     from charlm.training.trainer import TrainConfig

@@ -4,8 +4,7 @@ with the shared training display and loop driver."""
 import click
 from click.core import ParameterSource
 
-from charlm.cli.common import Duration, encoding_errors_option, progress_option
-from charlm.cli.completion import complete_model
+from charlm.cli.common import Duration, encoding_errors_option, progress_option, run_file_options
 from charlm.cli.train_cmd import _command_line, distributed_run, drive
 from charlm.cli.workers import begin, rank_console, rank_guard, workers_option
 from charlm.store import DEFAULT_TAGGER
@@ -25,21 +24,7 @@ DATA_FIELDS = ("format", "tag_column", "token_col", "tag_col", "tag_scheme", "mi
 @click.option("--dev", type=click.Path(exists=True, dir_okay=False),
               help="Tagged sentences to select the best model on (dev accuracy, or entity "
                    "F1 for entity tags) [default: hold out --val-fraction of TRAIN].")
-@click.option("-o", "--output", type=click.Path(dir_okay=False),
-              help=f"Tagger file to write [default: ./{DEFAULT_TAGGER}]. It always holds "
-                   "the best model so far.")
-@click.option("--force", is_flag=True,
-              help="Replace the tagger file or checkpoint even if another run wrote it "
-                   "(by default train-tagger refuses, so that a typo in -o never destroys "
-                   "a trained tagger).")
-@click.option("--resume", "resume_path", type=click.Path(dir_okay=False),
-              shell_complete=complete_model,
-              help="Continue the run saved in this checkpoint, exactly where it stopped.")
-@click.option("--checkpoint", "checkpoint_path", type=click.Path(dir_okay=False),
-              help="Where to write checkpoints [default: the tagger's name with .ckpt.npz].")
-@click.option("--checkpoint-every", type=click.IntRange(0), default=None,
-              help="Steps between checkpoints; 0: only at the end and on interrupt "
-                   "[default: at every validation].")
+@run_file_options("tagger", "train-tagger", DEFAULT_TAGGER)
 # the data
 @click.option("--format", "format", type=click.Choice(["auto", "conllu", "conll"]),
               default="auto", show_default=True,

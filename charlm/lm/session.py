@@ -25,6 +25,7 @@ from charlm.text import cache
 from charlm.files import check_space
 from charlm.store import modelfile, validate
 from charlm.text.corpus import Batches, Prepared, prepare, resolve_sources, type_stream
+from charlm.text.reader import check_readable
 from charlm.errors import ModelFileError, UsageError
 from charlm.lm.model import LanguageModel, ModelConfig
 from charlm.lm.sampling import NOVEL_ARRAY, sample_texts
@@ -77,7 +78,12 @@ def read_corpus(sources, text_cfg, encoding_errors="strict", stdin_bytes=None,
                 progress=None, use_cache=True):
     """Sources and their :class:`~charlm.text.corpus.TypeStream`, from the cache when the
     same files were tokenized the same way before."""
-    srcs = resolve_sources(sources, stdin_bytes)
+    return read_sources(resolve_sources(sources, stdin_bytes), text_cfg, encoding_errors,
+                        progress, use_cache)
+
+
+def read_sources(srcs, text_cfg, encoding_errors="strict", progress=None, use_cache=True):
+    """:func:`read_corpus` for sources already resolved."""
     collect = text_cfg.split == "lines"
     k = cache.key(srcs, text_cfg, collect, encoding_errors) if use_cache else None
     stream = cache.load(k) if k else None
@@ -141,11 +147,14 @@ def start(sources, text_cfg, train_cfg, *, cell="lstm", hidden=128, layers=2,
         raise UsageError("--val-fraction must be in [0, 1)")
     output = output or modelfile.default_model_path()
     checkpoint = checkpoint or checkpoint_path(output)
+    # Inputs before outputs: a mistyped corpus name is "no such file", whoever owns the
+    # output files.
+    srcs = resolve_sources(sources, stdin_bytes)
+    check_readable(srcs)
     check_outputs(output, checkpoint)
     run_id = secrets.token_hex(8)
     _check_replace(output, checkpoint, run_id, force)
-    srcs, stream = read_corpus(sources, text_cfg, encoding_errors, stdin_bytes, progress,
-                               use_cache)
+    srcs, stream = read_sources(srcs, text_cfg, encoding_errors, progress, use_cache)
     rng = np.random.default_rng(train_cfg.seed)
     if min_count is None:
         min_count = default_min_count(text_cfg.level)

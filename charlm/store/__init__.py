@@ -1,8 +1,9 @@
 """Model files on disk: the ``.npz`` + JSON header container
-(:mod:`~charlm.store.archive`), read and written atomically, filled by language models
-(:mod:`~charlm.store.modelfile`) and taggers (:mod:`~charlm.store.tagfile`), and the
-description ``charlm info`` prints (:mod:`~charlm.store.info`). See
-docs/model-format.md.
+(:mod:`~charlm.store.archive`), read as untrusted input (:mod:`~charlm.store.validate`)
+and written atomically, filled by language models (:mod:`~charlm.store.modelfile`) and
+taggers (:mod:`~charlm.store.tagfile`), and the description ``charlm info`` prints
+(:mod:`~charlm.store.info`). The store knows no model: each kind of file is registered
+by the package that defines it (:mod:`~charlm.store.kinds`). See docs/model-format.md.
 """
 
 import os

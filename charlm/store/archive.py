@@ -16,7 +16,6 @@ import numpy as np
 from charlm import __version__
 from charlm.files import atomic_write
 from charlm.store.validate import FORMAT, HEADER, VERSION
-TAGGER_KINDS = ("tagger", "tagger-checkpoint")
 
 
 def write(path, kind, fields, arrays):
@@ -38,3 +37,16 @@ def write(path, kind, fields, arrays):
                 np.lib.format.write_array(buf, np.ascontiguousarray(a), allow_pickle=False)
                 z.writestr(name + ".npy", buf.getvalue())
     return os.path.getsize(path)
+
+
+def write_bundle(path, bundle, fields):
+    """Write a model's file atomically: ``fields`` (the kind's own header entries),
+    then ``dtype`` and ``training``; the arrays are the model's parameters and
+    ``bundle.extra`` (which may not reuse a parameter's name). Returns its size."""
+    arrays = dict(bundle.model.params)
+    overlap = set(arrays) & set(bundle.extra)
+    if overlap:
+        raise ValueError(f"array names used twice: {sorted(overlap)}")
+    arrays.update(bundle.extra)
+    return write(path, bundle.kind, {**fields, "dtype": str(bundle.model.dtype),
+                                     "training": bundle.training}, arrays)

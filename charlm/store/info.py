@@ -1,17 +1,19 @@
-"""What a model file holds, as a plain dict (``charlm info`` renders it).
+"""What a model file holds, as a plain dict (``charlm info`` renders it), and the
+pieces every kind's description is made of.
 
-Each parameter is listed with its shape and its place in the notes' equations, the
-stacked W_a = [W_aa | W_ax] of every layer included, so a reader can map every
-equation of the cell to an array in the file.
+A kind describes itself (:attr:`charlm.store.kinds.Kind.describe` and ``summary``):
+each parameter with its shape and its place in the notes' equations, the rows each gate
+occupies in the fused matrices, and the lines ``charlm info`` prints around them
+(:class:`Summary`). One renderer draws every kind.
 """
 
 from __future__ import annotations
 
-import math
 import os
+from dataclasses import dataclass, field
 
 from charlm.errors import ModelFileError
-from charlm.store import archive, modelfile, tagfile, validate
+from charlm.store import kinds, validate
 
 EQUATIONS = {
     "rnn": ["a⟨t⟩ = tanh(W_aa a⟨t-1⟩ + W_ax x⟨t⟩ + b_a)"],
@@ -26,153 +28,79 @@ EQUATIONS = {
              "c⟨t⟩ = Γ_u * c̃⟨t⟩ + Γ_f * c⟨t-1⟩",
              "a⟨t⟩ = Γ_o * tanh(c⟨t⟩)"],
 }
-OUTPUT_EQUATION = "ŷ⟨t⟩ = softmax(W_ya a⟨t⟩ + b_y)"
 GATE_NAMES = {"a": "a (tanh)", "u": "Γ_u update", "r": "Γ_r relevance", "f": "Γ_f forget",
               "o": "Γ_o output", "c": "c̃ candidate"}
 
 
-def _meaning(name, cfg):
-    if name == "W_ex":
-        return "embedding: e⟨t⟩ = W_ex x⟨t⟩"
-    if name == "W_ya":
-        return "output projection"
-    if name == "b_y":
-        return "output bias"
-    layer, short = name.split(".")
-    inp = ("x⟨t⟩ (one-hot)" if not cfg.embed else "e⟨t⟩") if layer == "layer1" \
-        else f"a⟨t⟩ of layer {int(layer[5:]) - 1}"
-    gates = ", ".join(cfg.cell_spec.gates)
-    return {"W_aa": f"recurrent weights, gates {gates} stacked by rows",
-            "W_ax": f"input weights on {inp}, gates {gates} stacked by rows",
-            "b_a": f"biases, gates {gates}"}[short]
+@dataclass
+class Summary:
+    """How ``charlm info`` draws a description, as plain lines (never markup):
+    ``head`` under the title, then the equations, then ``gates`` (the label of the
+    gate-rows line), the table of arrays with ``rows`` (name, shape, meaning) after
+    them, and ``tail``."""
+
+    head: list = field(default_factory=list)
+    gates: str = "gate rows of W_aa, W_ax, b_a"
+    rows: list = field(default_factory=list)
+    tail: list = field(default_factory=list)
+
+
+def gate_rows(gates, hidden):
+    """The rows each gate occupies in a cell's fused matrices."""
+    return [{"gate": g, "name": GATE_NAMES[g], "rows": [k * hidden, (k + 1) * hidden]}
+            for k, g in enumerate(gates)]
+
+
+def arrays_of(params, meaning):
+    """Every parameter with its shape, size and ``meaning(name)``."""
+    return [{"name": name, "shape": list(a.shape), "size": int(a.size),
+             "meaning": meaning(name)} for name, a in params.items()]
+
+
+def training_lines(training, best, sources_label):
+    """The lines about a training run: steps, tokens and time with ``best`` after
+    them, its data (under ``sources_label``) and its command."""
+    lines = [f"trained {training.get('steps', 0):,} steps, {training.get('tokens', 0):,} "
+             f"tokens, {training.get('seconds', 0):.0f} s{best}"]
+    if training.get("sources"):
+        lines.append(f"{sources_label:<7} {', '.join(training['sources'])}")
+    if training.get("command"):
+        lines.append(f"command {training['command']}")
+    return lines
 
 
 def _kind(path):
     """The kind a file's header names, or None when it has no readable header (then
     the language model's loader explains what is wrong)."""
     try:
-        return validate.read_header(path).get("kind")
+        return kinds.get(validate.read_header(path).get("kind"))
     except (ModelFileError, OSError):
         return None
 
 
-def describe(path):
-    """A dict describing the model file, tagger or checkpoint at ``path``."""
-    if _kind(path) in archive.TAGGER_KINDS:
-        return describe_tagger(path)
-    b = modelfile.load(path)
-    cfg, vocab, text = b.model.config, b.vocab, b.text
-    H = cfg.hidden
-    params = []
-    for name, a in b.model.params.items():
-        params.append({"name": name, "shape": list(a.shape), "size": int(a.size),
-                       "meaning": _meaning(name, cfg)})
-    stacked = []
-    for layer in range(1, cfg.layers + 1):
-        GH = cfg.cell_spec.width(H)
-        D = cfg.input_width(layer)
-        stacked.append({"layer": layer, "name": f"layer{layer}.W_a = [W_aa | W_ax]",
-                        "shape": [GH, H + D]})
-    gates = [{"gate": g, "name": GATE_NAMES[g], "rows": [k * H, (k + 1) * H]}
-             for k, g in enumerate(cfg.cell_spec.gates)]
-    counts = vocab.counts or []
-    frequent = [t for t, c in sorted(zip(vocab.tokens[2:], counts[2:]),
-                                     key=lambda tc: -tc[1])[:12]] if counts else vocab.tokens[2:14]
-    training = {k: v for k, v in b.training.items() if k != "resume"}
-    best = training.get("best_val_loss")
-    if best is not None:
-        training["best_val_bits"] = best / math.log(2)
-        if text.level == "word":
-            training["best_val_perplexity"] = math.exp(min(best, 700))
+def description(path):
+    """(dict, :class:`Summary`) of the model file of any kind at ``path``."""
+    from charlm.store import modelfile
+
+    kind = _kind(path)
+    if kind is None or kind.describe is None:
+        bundle = modelfile.load(path)           # explains what is wrong with the file
+        kind = kinds.get(bundle.kind)
+    else:
+        bundle = kinds.read(path)[1]
     out = {
         "file": str(path),
         "bytes": os.path.getsize(path),
-        "format": b.header.get("format"),
-        "version": b.header.get("version"),
-        "kind": b.kind,
-        "charlm_version": b.header.get("charlm_version"),
-        "dtype": str(b.model.dtype),
-        "text": text.to_dict(),
-        "model": {**cfg.to_dict(), "parameters": cfg.num_params()},
-        "equations": EQUATIONS[cfg.cell] + [OUTPUT_EQUATION],
-        "gates": gates,
-        "arrays": params,
-        "stacked": stacked,
-        "vocab": {"size": len(vocab), "eos": vocab.tokens[0], "eos_id": vocab.eos_id,
-                  "unk": vocab.tokens[1], "unk_id": vocab.unk_id, "most_frequent": frequent},
-        "training": training,
+        "format": bundle.header.get("format"),
+        "version": bundle.header.get("version"),
+        "kind": bundle.kind,
+        "charlm_version": bundle.header.get("charlm_version"),
+        "dtype": str(bundle.model.dtype),
+        **kind.describe(bundle),
     }
-    if b.kind == "checkpoint":
-        resume = b.training.get("resume", {})
-        st = resume.get("state", {})
-        out["resume"] = {"step": st.get("step"), "epoch": st.get("epoch"),
-                         "window": st.get("window"), "elapsed": st.get("elapsed"),
-                         "lr_scale": st.get("lr_scale"),
-                         "output": resume.get("run", {}).get("output"),
-                         "optimizer_arrays": sorted(k for k in b.extra if k.startswith("optimizer/"))[:4]}
-    return out
+    return out, kind.summary(out)
 
 
-# --- taggers -------------------------------------------------------------------------
-
-def _tagger_meaning(name, cfg):
-    if name == "W_ex":
-        return "word embedding: W_ex w⟨t⟩"
-    if name == "char.W_ce":
-        return "character embedding"
-    if name == "W_y":
-        return "output projection: W_y [a→⟨t⟩; a←⟨t⟩]"
-    if name == "b_y":
-        return "output bias"
-    prefix, d, short = name.split(".")
-    arrow = "a→" if d == "fw" else "a←"
-    where = ("character BiRNN" if prefix == "char" else f"layer {prefix[5:]}")
-    inp = ("the character embedding" if prefix == "char" else
-           "x⟨t⟩ = [W_ex w⟨t⟩; c⟨t⟩]" if prefix == "layer1" else
-           f"[a→; a←] of layer {int(prefix[5:]) - 1}")
-    gates = ", ".join(cfg.cell_spec.gates)
-    return {"W_aa": f"{where}, {arrow}: recurrent weights, gates {gates} stacked by rows",
-            "W_ax": f"{where}, {arrow}: input weights on {inp}",
-            "b_a": f"{where}, {arrow}: biases, gates {gates}"}[short]
-
-
-def describe_tagger(path):
-    """A dict describing a tagger or its checkpoint, in the notes' notation."""
-    b = tagfile.load(path)
-    cfg, vocab = b.model.config, b.vocab
-    cell = cfg.cell.upper()
-    equations = [
-        f"c⟨t⟩ = [a→⟨len⟩; a←⟨1⟩] of a character Bi{cell} (H_c = {cfg.char_hidden}) "
-        "over the word's characters",
-        "x⟨t⟩ = [W_ex w⟨t⟩; c⟨t⟩]",
-        f"a→⟨t⟩ = {cell}→(a→⟨t-1⟩, x⟨t⟩)      left to right",
-        f"a←⟨t⟩ = {cell}←(a←⟨t+1⟩, x⟨t⟩)      right to left, within the sentence",
-    ]
-    if cfg.layers > 1:
-        equations.append(f"layers 2..{cfg.layers}: the same over [a→⟨t⟩; a←⟨t⟩] of the "
-                         "layer below")
-    equations += ["each direction's cell:"] + ["  " + e for e in EQUATIONS[cfg.cell]]
-    equations.append("ŷ⟨t⟩ = softmax(W_y [a→⟨t⟩; a←⟨t⟩] + b_y)")
-    arrays = [{"name": n, "shape": list(a.shape), "size": int(a.size),
-               "meaning": _tagger_meaning(n, cfg)} for n, a in b.model.params.items()]
-    training = {k: v for k, v in b.training.items() if k != "resume"}
-    out = {
-        "file": str(path), "bytes": os.path.getsize(path),
-        "format": b.header.get("format"), "version": b.header.get("version"),
-        "kind": b.kind, "charlm_version": b.header.get("charlm_version"),
-        "dtype": str(b.model.dtype), "tagging": b.tagging,
-        "model": {**cfg.to_dict(), "parameters": cfg.num_params()},
-        "equations": equations,
-        "gates": [{"gate": g, "name": GATE_NAMES[g], "rows": [k * cfg.hidden, (k + 1) * cfg.hidden]}
-                  for k, g in enumerate(cfg.cell_spec.gates)],
-        "arrays": arrays,
-        "vocab": {"words": len(vocab.words), "chars": len(vocab.chars),
-                  "tags": list(vocab.tags), "lowercase": vocab.lowercase,
-                  "most_frequent": vocab.words[2:14]},
-        "training": training,
-    }
-    if b.kind == "tagger-checkpoint":
-        st = b.training.get("resume", {}).get("state", {})
-        out["resume"] = {"step": st.get("step"), "epoch": st.get("epoch"),
-                         "window": st.get("window"), "elapsed": st.get("elapsed")}
-    return out
+def describe(path):
+    """A dict describing the model file, tagger or checkpoint at ``path``."""
+    return description(path)[0]

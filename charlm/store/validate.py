@@ -4,7 +4,7 @@ A model file can come from anywhere, so :func:`read_archive` treats it as hostil
 
 * the archive is a zip whose members are read with their sizes and CRCs checked;
 * ``header.json`` must be a JSON object of the right ``format``, ``version`` and a
-  ``kind`` that some part of charlm has registered (:func:`register_kind`);
+  ``kind`` that some part of charlm has registered (:mod:`charlm.store.kinds`);
 * every array the header declares must be one the kind expects, with the shape and
   dtype the kind's settings imply, and every array the kind requires must be declared;
 * each ``.npy`` member is read by hand: its own header must agree with the declared
@@ -17,8 +17,9 @@ file's name; any other exception is a bug in charlm, not a property of the file.
 A kind is described by a function ``layout(header) -> Layout`` that checks the
 kind's own header fields (raising :class:`ModelFileError` with a short reason) and
 returns the arrays it expects. The language model registers ``model`` and
-``checkpoint`` (:mod:`charlm.store.modelfile`); another model registers its own kind
-the same way.
+``checkpoint`` (:mod:`charlm.lm.filekind`), the tagger ``tagger`` and
+``tagger-checkpoint`` (:mod:`charlm.tagger.filekind`); another model registers its own
+kind the same way (:mod:`charlm.store.kinds`).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 
 from charlm.errors import CharlmError, ModelFileError, UsageError
+from charlm.store import kinds
 
 FORMAT = "charlm"
 VERSION = 1
@@ -96,15 +98,6 @@ class Layout:
         return None
 
 
-KINDS = {}
-
-
-def register_kind(kind, layout):
-    """Declare a kind of file: ``layout(header) -> Layout`` checks its header and
-    says which arrays it holds."""
-    KINDS[kind] = layout
-
-
 # --- small checks a layout function uses ---------------------------------------------------
 
 def field_of(d, key, types, where="header"):
@@ -133,14 +126,14 @@ def settings_from(cls, d, where):
         if f.name not in d:
             continue
         value = d[f.name]
-        kinds = _field_types(f)
-        if kinds is None:
+        allowed = _field_types(f)
+        if allowed is None:
             continue
-        if value is None and type(None) in kinds:
+        if value is None and type(None) in allowed:
             continue
-        if isinstance(value, bool) and bool not in kinds:
+        if isinstance(value, bool) and bool not in allowed:
             raise Invalid(f"header.{where}.{f.name} has the wrong type")
-        if not isinstance(value, tuple(k for k in kinds if k is not type(None))):
+        if not isinstance(value, tuple(k for k in allowed if k is not type(None))):
             raise Invalid(f"header.{where}.{f.name} has the wrong type")
     try:
         return cls.from_dict(d)
@@ -243,11 +236,12 @@ def _read_header(z):
 
 def _layout(header):
     kind = header.get("kind", "model")
-    if not isinstance(kind, str) or kind not in KINDS:
-        known = ", ".join(sorted(KINDS))
+    registered = kinds.get(kind)
+    if registered is None:
+        known = ", ".join(kinds.names())
         raise Invalid(f"unknown kind of file {kind!r} (this charlm reads {known}); "
                       "is it from a newer charlm?")
-    return KINDS[kind](header)
+    return registered.layout(header)
 
 
 def _declared(header, layout):

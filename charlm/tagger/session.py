@@ -27,6 +27,7 @@ from charlm.tagger.data import TagBatches, TagVocab
 from charlm.tagger.model import TaggerConfig, TaggerModel
 from charlm.tagger.tagging import make_decoder
 from charlm.text.conll import read_tagged
+from charlm.text.reader import Source, check_readable
 from charlm.text.schemes import SCHEMES, convert, detect_scheme
 from charlm.training.run import (apply_overrides, check_outputs, checkpoint_path,
                                  resume_outputs)
@@ -154,6 +155,9 @@ def start(train_path, dev_path, train_cfg, data, *, cell="lstm", hidden=128, lay
         raise UsageError("--dropout must be in [0, 1)")
     output = output or tagfile.DEFAULT_TAGGER
     checkpoint = checkpoint or checkpoint_path(output)
+    # Inputs before outputs: a mistyped data file is "no such file", whoever owns the
+    # output files.
+    check_readable([Source(p, path=p) for p in (train_path, dev_path) if p])
     check_outputs(output, checkpoint)
     run_id = secrets.token_hex(8)
     _check_replace(output, checkpoint, run_id, force)

@@ -56,6 +56,14 @@ class Source:
         return len(self.data or b"")
 
 
+def check_readable(sources):
+    """Raise the reader's own one-line error for a source file that is missing, a
+    directory or unreadable, before any work is done (or any output file is looked at)."""
+    for source in sources:
+        if source.path is not None:
+            source.open().close()
+
+
 @dataclass
 class Chunk:
     text: str           # decoded, "\n" line ends; ends with "\n" unless it is the last
