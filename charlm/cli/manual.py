@@ -67,10 +67,31 @@ GROUPS = {
         ("Output", ["--format"]),
     ],
     "evaluate": [
-        ("Tagger", ["--model", "--no-constrain"]),
+        ("Tagger or classifier", ["--model", "--no-constrain"]),
         ("Gold file", ["--input", "--tag-column", "--token-col", "--tag-col", "--drop-type",
-                       "--from-text", "--encoding-errors"]),
+                       "--from-text", "--text-col", "--label-col", "--header",
+                       "--encoding-errors"]),
         ("Report", ["--format"]),
+    ],
+    "train-classifier": [
+        ("Output and resuming", ["--output", "--resume", "--checkpoint", "--checkpoint-every",
+                                 "--force"]),
+        ("Data", ["--dev", "--format", "--text-col", "--label-col", "--header",
+                  "--word-dropout", "--encoding-errors"]),
+        ("Text and vocabulary", ["--level", "--lowercase", "--normalize", "--graphemes",
+                                 "--min-count", "--max-vocab"]),
+        ("Model", ["--cell", "--hidden", "--layers", "--embed", "--bidirectional", "--pool",
+                   "--dropout", "--dtype"]),
+        ("Training", ["--batch-size", "--lr", "--optimizer", "--clip", "--seed"]),
+        ("Learning-rate schedule", ["--lr-schedule", "--warmup", "--lr-decay",
+                                    "--lr-decay-every", "--min-lr"]),
+        ("Stop conditions and validation", ["--steps", "--epochs", "--time", "--patience",
+                                            "--eval-every", "--val-fraction"]),
+        ("Display and logs", ["--progress", "--quiet", "--log-file", "--json"]),
+    ],
+    "classify": [
+        ("Classifier and input", ["--model", "--encoding-errors"]),
+        ("Output", ["--top-k", "--format"]),
     ],
 }
 
@@ -142,6 +163,24 @@ EXAMPLES = {
         ("Accuracy and per-tag scores on a gold file", "charlm evaluate -m pos.npz test.conllu"),
         ("Entity precision, recall and F1 as JSON",
          "charlm evaluate -m ner.npz ner-test.iob2 --format json"),
+        ("A classifier: accuracy, macro-F1, per-class scores and the confusion matrix",
+         "charlm evaluate -m sst2.npz sst2/test.tsv"),
+    ],
+    "train-classifier": [
+        ("Sentiment from SST-2 (text<TAB>label), words, ten minutes",
+         "charlm train-classifier sst2/train.tsv --dev sst2/dev.tsv --time 10m -o sst2.npz"),
+        ("Names to languages from a folder with one file per language, characters",
+         "charlm train-classifier names/by-language --level char --time 10m -o names.npz"),
+        ("fastText's __label__ lines, a fixed tenth held out for selection",
+         "charlm train-classifier questions.txt -o questions.npz"),
+    ],
+    "classify": [
+        ("The label and its probability for each line",
+         "echo 'a gripping , funny film' | charlm classify -m sst2.npz"),
+        ("The three most likely languages of each name, as JSON lines",
+         "charlm classify -m names.npz -k 3 --format jsonl surnames.txt"),
+        ("Labels only, as fastText's predict prints them",
+         "charlm classify -m questions.npz --format text new.txt | sort | uniq -c"),
     ],
 }
 

@@ -8,13 +8,13 @@ import sys
 import click
 from click.core import ParameterSource
 
-from charlm.cli.common import (Duration, FiniteRange, ReadingProgress, live_display,
-                               progress_option, read_stdin_corpus, run_file_options,
-                               text_options)
+from charlm.cli.common import (FiniteRange, ReadingProgress, live_display, read_stdin_corpus,
+                               report_options, run_file_options, schedule_options,
+                               stop_options, text_options)
 from charlm.cli.completion import complete_corpus
 from charlm.cli.workers import announce, begin, rank_console, rank_guard, workers_option
 from charlm.store import DEFAULT_MODEL, MODEL_ENV
-from charlm.training.schedule import DEFAULT_LR, DEFAULT_SCHEDULE, SCHEDULES
+from charlm.training.schedule import DEFAULT_LR
 
 # Exit statuses after a signal, as shells report them (128 + signal number).
 EXIT_INTERRUPTED = 130
@@ -52,35 +52,8 @@ VOCAB_FIELDS = ("min_count", "max_vocab", "encoding_errors")
               help="Steps of truncated backpropagation through time (T).")
 @click.option("--batch-size", type=click.IntRange(1), default=32, show_default=True,
               help="Sequences trained in parallel (N).")
-@click.option("--lr", type=FiniteRange(0, min_open=True), default=DEFAULT_LR,
-              show_default=True, help="Learning rate.")
-@click.option("--lr-schedule", type=click.Choice(SCHEDULES), default=DEFAULT_SCHEDULE,
-              show_default=True,
-              help="constant; step: multiply by --lr-decay every --lr-decay-every epochs; "
-                   "cosine: down to --min-lr when training ends.")
-@click.option("--warmup", type=click.IntRange(0), default=0, show_default=True,
-              help="Steps of linear learning-rate warm-up.")
-@click.option("--lr-decay", type=FiniteRange(0, 1, min_open=True), default=0.5,
-              show_default=True, help="Factor of the step schedule.")
-@click.option("--lr-decay-every", type=FiniteRange(0, min_open=True), default=5.0,
-              show_default=True, help="Epochs between steps of the step schedule.")
-@click.option("--min-lr", type=FiniteRange(0), default=None,
-              help="Final rate of the cosine schedule [default: --lr / 10].")
-@click.option("--clip", type=FiniteRange(0), default=5.0, show_default=True,
-              help="Clip the gradient's global norm to this; 0 turns clipping off.")
-@click.option("--optimizer", type=click.Choice(["adam", "sgd"]), default="adam",
-              show_default=True, help="Update rule.")
-@click.option("--steps", type=click.IntRange(1), default=None,
-              help="Stop after this many updates in total.")
-@click.option("--epochs", type=FiniteRange(0, min_open=True), default=None,
-              help="Stop after this many passes over the training text "
-                   "[default: 50 when no stop condition is given].")
-@click.option("--time", "time_limit", type=Duration(), default=None,
-              help="Stop after this much training time in total: seconds, or 90s, 10m, 1.5h.")
-@click.option("--patience", type=click.IntRange(1), default=None,
-              help="Stop after this many validations in a row without improvement.")
-@click.option("--eval-every", type=click.IntRange(1), default=None,
-              help="Steps between validations [default: once an epoch].")
+@schedule_options(DEFAULT_LR)
+@stop_options("the training text", 50)
 @click.option("--val-fraction", type=FiniteRange(0, 1, max_open=True), default=0.1,
               show_default=True,
               help="Share held out for validation: random lines (--split lines) "
@@ -105,12 +78,7 @@ VOCAB_FIELDS = ("min_count", "max_vocab", "encoding_errors")
               show_default=True, help="Floating-point precision.")
 @text_options
 @workers_option
-@progress_option
-@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
-@click.option("--log-file", type=click.Path(dir_okay=False),
-              help="Append one JSON object per validation to this file (JSON lines).")
-@click.option("--json", "as_json", is_flag=True,
-              help="Print a JSON summary on stdout at the end.")
+@report_options
 @click.pass_context
 def train(ctx, corpus, output, force, resume_path, checkpoint_path, progress, quiet,
           log_file, as_json, vocab_path, no_cache, workers, **opts):

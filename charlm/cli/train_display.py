@@ -29,6 +29,8 @@ def per_unit(nats, level):
         return "n/a"
     if level is None:                    # a tagger: nats per token, as printed
         return "nats/token"
+    if level == "line":                  # a classifier: one answer per line
+        return "nats/line"
     if level == "char":
         return f"{nats / LN2:.3f} bits/char"
     return f"ppl {math.exp(min(nats, 700)):.1f}"
@@ -38,7 +40,8 @@ def fmt_metrics(metrics):
     """Validation metrics other than the loss, e.g. "acc 95.12%  F1 71.3"."""
     if not metrics:
         return ""
-    names = {"accuracy": ("acc", lambda v: f"{v:.2%}"), "f1": ("F1", lambda v: f"{100 * v:.1f}")}
+    names = {"accuracy": ("acc", lambda v: f"{v:.2%}"), "f1": ("F1", lambda v: f"{100 * v:.1f}"),
+             "macro_f1": ("macro-F1", lambda v: f"{100 * v:.1f}")}
     parts = []
     for k, v in metrics.items():
         label, fmt = names.get(k, (k, lambda v: f"{v:.4g}"))
@@ -167,7 +170,7 @@ class TrainDisplay:
             if ev.val_loss is not None:
                 if self.level == "char":
                     rec["val_bits_per_char"] = ev.val_loss / LN2
-                else:
+                elif self.level != "line":
                     rec["val_perplexity"] = math.exp(min(ev.val_loss, 700))
             try:
                 self.log.write(json.dumps(rec) + "\n")

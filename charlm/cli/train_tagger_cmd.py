@@ -4,11 +4,11 @@ with the shared training display and loop driver."""
 import click
 from click.core import ParameterSource
 
-from charlm.cli.common import Duration, encoding_errors_option, progress_option, run_file_options
+from charlm.cli.common import (encoding_errors_option, report_options, run_file_options,
+                               schedule_options, stop_options)
 from charlm.cli.train_cmd import _command_line, distributed_run, drive
 from charlm.cli.workers import begin, rank_console, rank_guard, workers_option
 from charlm.store import DEFAULT_TAGGER
-from charlm.training.schedule import SCHEDULES
 
 TRAIN_FIELDS = ("batch_size", "lr", "optimizer", "clip", "steps", "epochs", "time_limit",
                 "patience", "eval_every", "val_fraction", "seed", "dtype", "lr_schedule",
@@ -68,35 +68,8 @@ DATA_FIELDS = ("format", "tag_column", "token_col", "tag_col", "tag_scheme", "mi
 # training
 @click.option("--batch-size", type=click.IntRange(1), default=32, show_default=True,
               help="Sentences per batch (N).")
-@click.option("--lr", type=click.FloatRange(0, min_open=True), default=2e-3,
-              show_default=True, help="Learning rate.")
-@click.option("--lr-schedule", type=click.Choice(SCHEDULES), default="cosine",
-              show_default=True,
-              help="constant; step: multiply by --lr-decay every --lr-decay-every epochs; "
-                   "cosine: down to --min-lr when training ends.")
-@click.option("--warmup", type=click.IntRange(0), default=0, show_default=True,
-              help="Steps of linear learning-rate warm-up.")
-@click.option("--lr-decay", type=click.FloatRange(0, 1, min_open=True), default=0.5,
-              show_default=True, help="Factor of the step schedule.")
-@click.option("--lr-decay-every", type=click.FloatRange(0, min_open=True), default=5.0,
-              show_default=True, help="Epochs between steps of the step schedule.")
-@click.option("--min-lr", type=click.FloatRange(0), default=None,
-              help="Final rate of the cosine schedule [default: --lr / 10].")
-@click.option("--clip", type=click.FloatRange(0), default=5.0, show_default=True,
-              help="Clip the gradient's global norm to this; 0 turns clipping off.")
-@click.option("--optimizer", type=click.Choice(["adam", "sgd"]), default="adam",
-              show_default=True, help="Update rule.")
-@click.option("--steps", type=click.IntRange(1), default=None,
-              help="Stop after this many updates in total.")
-@click.option("--epochs", type=click.FloatRange(0, min_open=True), default=None,
-              help="Stop after this many passes over TRAIN "
-                   "[default: 30 when no stop condition is given].")
-@click.option("--time", "time_limit", type=Duration(), default=None,
-              help="Stop after this much training time in total: seconds, or 90s, 10m, 1.5h.")
-@click.option("--patience", type=click.IntRange(1), default=None,
-              help="Stop after this many validations in a row without improvement.")
-@click.option("--eval-every", type=click.IntRange(1), default=None,
-              help="Steps between validations [default: once an epoch].")
+@schedule_options(2e-3)
+@stop_options("TRAIN", 30)
 @click.option("--val-fraction", type=click.FloatRange(0, 1, max_open=True), default=0.1,
               show_default=True, help="Without --dev: share of TRAIN's sentences held out.")
 @click.option("--seed", type=int, default=1, show_default=True,
@@ -104,12 +77,7 @@ DATA_FIELDS = ("format", "tag_column", "token_col", "tag_col", "tag_scheme", "mi
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32",
               show_default=True, help="Floating-point precision.")
 @workers_option
-@progress_option
-@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
-@click.option("--log-file", type=click.Path(dir_okay=False),
-              help="Append one JSON object per validation to this file (JSON lines).")
-@click.option("--json", "as_json", is_flag=True,
-              help="Print a JSON summary on stdout at the end.")
+@report_options
 @click.pass_context
 def train_tagger(ctx, train, dev, output, force, resume_path, checkpoint_path, progress,
                  quiet, log_file, as_json, case_sensitive, workers, **opts):

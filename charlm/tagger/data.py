@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from charlm.errors import CorpusError
+from charlm.training.batching import length_batches
 
 PAD, UNK = "<pad>", "<unk>"
 PAD_ID, UNK_ID = 0, 1
@@ -220,17 +221,8 @@ class TagBatches:
     def epoch(self, rng=None):
         if rng is None and self._fixed is not None:
             return self._fixed
-        n = len(self.tokens_)
-        if rng is None:
-            order = np.argsort(self.lengths, kind="stable")
-        else:
-            perm = rng.permutation(n)
-            order = perm[np.argsort(self.lengths[perm], kind="stable")]
-        chunks = [order[i:i + self.batch_size] for i in range(0, n, self.batch_size)]
-        if rng is not None:
-            chunks = [chunks[i] for i in rng.permutation(len(chunks))]
         out = []
-        for idx in chunks:
+        for idx in length_batches(self.lengths, self.batch_size, rng):
             words = [self.word_ids[i] for i in idx]
             if rng is not None and self.unk_p is not None:
                 words = [np.where(rng.random(len(w)) < self.unk_p[w], UNK_ID, w)

@@ -38,6 +38,7 @@ import numpy as np
 from charlm.engine.bidirectional import (birnn_backward, birnn_forward, birnn_run,
                                          char_features_backward, char_features_forward,
                                          char_features_run, live_counts)
+from charlm.engine.bidirectional import init_params as birnn_init
 from charlm.engine.cells import CELLS
 from charlm.engine.ops import (affine_backward, affine_forward, dropout_backward,
                                dropout_forward, log_softmax, lookup_backward, lookup_forward,
@@ -96,31 +97,13 @@ class TaggerConfig(Settings):
 
 
 def init_params(config, rng, dtype=np.float32):
-    """Recurrent and output weights uniform in ±1/√H (PyTorch's choice), embeddings
-    normal with standard deviation 1/√E, biases zero but the LSTM forget gate."""
-    params = {}
-    for name, shape in config.param_shapes().items():
-        H = config.char_hidden if name.startswith("char.") else config.hidden
-        if name in ("W_ex", "char.W_ce"):
-            w = rng.standard_normal(shape) / np.sqrt(shape[0])
-        elif name.endswith(".b_a"):
-            # Zero, but the LSTM forget gate at 1 (the cell starts by remembering):
-            # the recipe the bundled tagger was trained and measured with. The
-            # language model's random biases (Cell.bias_init with an rng) were tuned
-            # on long character windows, not on sentences of ~20 words.
-            w = config.cell_spec.bias_init(H, dtype)
-            if config.cell == "lstm":
-                f = config.cell_spec.gates.index("f")
-                w[f * H:(f + 1) * H] = 1.0
-        elif name == "b_y":
-            w = np.zeros(shape)
-        else:
-            s = 1.0 / np.sqrt(H)
-            w = rng.uniform(-s, s, size=shape)
-        params[name] = np.ascontiguousarray(w, dtype=dtype)
-    params["W_ex"][:, 0] = 0.0                 # padding
-    params["char.W_ce"][:, 0] = 0.0
-    return params
+    """See :func:`charlm.engine.bidirectional.init_params`; the character BiRNN's
+    weights by H_c, the word BiRNN's and W_y by H."""
+    def hidden_of(name):
+        return config.char_hidden if name.startswith("char.") else config.hidden
+
+    return birnn_init(config.param_shapes(), config.cell_spec, hidden_of, rng,
+                      ("W_ex", "char.W_ce"), dtype)
 
 
 class TaggerModel:

@@ -13,7 +13,6 @@ still give exactly the same ids.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -30,7 +29,8 @@ from charlm.text.conll import read_tagged
 from charlm.text.reader import Source, check_readable
 from charlm.text.schemes import SCHEMES, convert, detect_scheme
 from charlm.training.run import (apply_overrides, check_outputs, checkpoint_path,
-                                 resume_outputs)
+                                 continued, fingerprint, held_out, optimizer_moments,
+                                 resume_outputs, saved_run, saving)
 from charlm.training.trainer import Trainer, TrainConfig, TrainState
 
 # Validation is forward only: bigger batches.
@@ -91,25 +91,8 @@ def read_sentences(path, data):
 
 
 def _fingerprint(batches):
-    h = hashlib.blake2b(digest_size=16)
-    for b in batches:
-        if b is None:
-            continue
-        for ids in b.word_ids + b.tag_ids:
-            h.update(len(ids).to_bytes(4, "little"))
-            h.update(np.ascontiguousarray(ids).data)
-    return h.hexdigest()
-
-
-def _split(sentences, fraction, rng):
-    """A random share of the training sentences held out for validation."""
-    n = len(sentences)
-    k = int(round(n * fraction))
-    if k == 0 or k >= n:
-        return sentences, []
-    held = set(rng.permutation(n)[:k].tolist())
-    return ([s for i, s in enumerate(sentences) if i not in held],
-            [s for i, s in enumerate(sentences) if i in held])
+    return fingerprint(ids for b in batches if b is not None
+                       for ids in b.word_ids + b.tag_ids)
 
 
 def _load_data(train_path, dev_path, data, train_cfg, rng, vocab=None):
@@ -120,7 +103,7 @@ def _load_data(train_path, dev_path, data, train_cfg, rng, vocab=None):
             raise CorpusError(f"{dev_path}: its tags are of another kind than those of "
                               f"{train_path}")
     else:
-        train, dev = _split(train, train_cfg.val_fraction, rng)
+        train, dev = held_out(train, train_cfg.val_fraction, rng)
     if vocab is None:
         vocab = TagVocab.build(train, data.min_count, data.lowercase)
     return train, dev, vocab, scheme
@@ -195,24 +178,12 @@ def _build(model, vocab, train, dev, scheme, data, train_cfg, rng, run_info, sta
     output, checkpoint = run_info["output"], run_info["checkpoint"]
     sources = [p for p in (run_info["train"], run_info["dev"]) if p]
 
-    def info(training):
-        return dict(training, sources=sources, command=run_info["command"],
-                    resumed_with=run_info.get("resumed_with") or [],
-                    run_id=run_info.get("run_id"))
+    def write(path, is_checkpoint, training, extra):
+        tagfile.save(path, tagfile.TaggerBundle(
+            model, vocab, tagging, kind="tagger-checkpoint" if is_checkpoint else "tagger",
+            training=training, extra=extra))
 
-    def save_model(training):
-        tagfile.save(output, tagfile.TaggerBundle(model, vocab, tagging, kind="tagger",
-                                                      training=info(training)))
-
-    def save_checkpoint(trainer):
-        training = info(trainer.training_info())
-        training["resume"] = {"state": trainer.checkpoint_state(),
-                              "config": train_cfg.to_dict(), "run": run_info}
-        tagfile.save(checkpoint, tagfile.TaggerBundle(
-            model, vocab, tagging, kind="tagger-checkpoint", training=training,
-            extra=trainer.checkpoint_arrays()))
-        return checkpoint
-
+    save_model, save_checkpoint = saving(run_info, train_cfg, write)
     select = "f1" if model.entities else "accuracy"
     trainer = Trainer(model, train_batches, val_batches, train_cfg, rng,
                       save_model=save_model, save_checkpoint=save_checkpoint,
@@ -233,34 +204,18 @@ def resume(path, overrides=None, train_path=None, dev_path=None, output=None,
     """Continue the run saved in the tagger checkpoint ``path`` exactly; settings in
     RESUME_MAY_CHANGE may be overridden, others are refused."""
     bundle = tagfile.load(path)
-    if bundle.kind != "tagger-checkpoint":
-        raise UsageError(f"{path}: is a tagger, not a checkpoint; resume from the "
-                         "checkpoint written next to it (NAME.ckpt.npz)")
-    try:
-        saved = bundle.training["resume"]
-        cfg_dict, state_dict, run_info = saved["config"], saved["state"], dict(saved["run"])
-    except (KeyError, TypeError):
-        raise ModelFileError(f"{path}: the checkpoint lacks its resume information") from None
+    cfg_dict, state_dict, run_info = saved_run(bundle, path, "tagger-checkpoint", "tagger")
     data = DataConfig.from_dict(run_info["data"])
     fixed = dict(bundle.model.config.to_dict(), **data.to_dict())
     cfg_dict, changes = apply_overrides(cfg_dict, fixed, overrides)
     train_cfg = TrainConfig.from_dict(cfg_dict)
     validate.check_replace(resume_outputs(run_info, output, changes, "tagger file"),
                            run_info["run_id"], force, resume_hint)
-    if train_path:
-        run_info["train"] = train_path
-    if dev_path:
-        run_info["dev"] = dev_path
-    if command:
-        run_info["resumed_with"] = list(run_info.get("resumed_with") or []) + [command]
-    if log_file is not None:
-        run_info["log_file"] = log_file
+    continued(run_info, train_path, dev_path, command, log_file)
     rng = np.random.default_rng(train_cfg.seed)
     train, dev, vocab, scheme = _load_data(run_info["train"], run_info["dev"], data,
                                            train_cfg, rng, vocab=bundle.vocab)
     state = TrainState.from_dict(state_dict)
-    optimizer_arrays = {k[len("optimizer/"):]: v for k, v in bundle.extra.items()
-                        if k.startswith("optimizer/")}
     return _build(bundle.model, vocab, train, dev, scheme, data, train_cfg, rng, run_info,
-                  state=state, optimizer_arrays=optimizer_arrays, resumed_from=path,
-                  changes=changes)
+                  state=state, optimizer_arrays=optimizer_moments(bundle.extra),
+                  resumed_from=path, changes=changes)
