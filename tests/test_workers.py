@@ -280,3 +280,19 @@ def test_a_corpus_on_stdin_reaches_every_worker(tmp_path):
     train("one.npz")
     train("two.npz", "--workers", "2")
     assert max_difference(tmp_path / "one.ckpt.npz", tmp_path / "two.ckpt.npz") <= 1e-9
+
+
+@needs_mpi
+def test_classifier_on_two_ranks_matches_one_process(tmp_path):
+    """A classifier's loss is a mean over lines, not tokens: the shares weigh as such."""
+    lines = [f"{'good fine great'[:5 + i % 9]} day {i}\tpos" if i % 2 else
+             f"bad {'awful poor'[:3 + i % 7]} {i}\tneg" for i in range(60)]
+    (tmp_path / "t.tsv").write_text("\n".join(lines) + "\n")
+    args = ("train-classifier", "t.tsv", "--hidden", "8", "--batch-size", "7", "--steps", "12",
+            "--eval-every", "4", "--dtype", "float64", "--progress", "off")
+    one = charlm(tmp_path, *args, "-o", "one.npz", "--log-file", "one.log")
+    assert one.returncode == 0, one.stderr
+    two = charlm(tmp_path, *args, "-o", "two.npz", "--log-file", "two.log", workers=2)
+    assert two.returncode == 0, two.stderr
+    same_losses(tmp_path / "one.log", tmp_path / "two.log")
+    assert max_difference(tmp_path / "one.ckpt.npz", tmp_path / "two.ckpt.npz") <= 1e-9

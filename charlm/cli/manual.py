@@ -82,7 +82,7 @@ GROUPS = {
                                  "--min-count", "--max-vocab"]),
         ("Model", ["--cell", "--hidden", "--layers", "--embed", "--bidirectional", "--pool",
                    "--dropout", "--dtype"]),
-        ("Training", ["--batch-size", "--lr", "--optimizer", "--clip", "--seed"]),
+        ("Training", ["--batch-size", "--lr", "--optimizer", "--clip", "--seed", "--workers"]),
         ("Learning-rate schedule", ["--lr-schedule", "--warmup", "--lr-decay",
                                     "--lr-decay-every", "--min-lr"]),
         ("Stop conditions and validation", ["--steps", "--epochs", "--time", "--patience",

@@ -9,8 +9,9 @@ ranks,
 
     n_r · ∇L_r  (every gradient, side by side),  n_r · L_r,  n_r,  control flags
 
-where n_r is the number of tokens of rank r. Dividing by Σ n_r gives exactly the mean
-over all the batch's tokens that one process computes, so the global norm, the
+where n_r is the number of terms rank r's mean loss is over (its tokens; a
+classifier's lines). Dividing by Σ n_r gives exactly the mean over the whole batch
+that one process computes, so the global norm, the
 clipping and the update are the same on every rank, and the same as in one process
 (up to the order of floating-point sums). The control slots carry what every rank
 must agree on: a stop request (Ctrl-C, SIGTERM), a failure of one rank (it cannot

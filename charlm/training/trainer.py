@@ -400,10 +400,10 @@ class Trainer:
                     loss, carried, cache = model.forward(x, y, mask, self.carried, self.rng,
                                                          train=True)
                     grads = model.backward(cache)
-                    tokens = int(x.size if mask is None else mask.sum())
                 else:
                     clock = elapsed0 + (time.perf_counter() - session_start)
-                    loss, carried, grads, tokens = self._parallel_step(x, y, mask, clock)
+                    loss, carried, grads = self._parallel_step(x, y, mask, clock)
+                tokens = int(x.size if mask is None else mask.sum())
                 norm, was_clipped = clip_by_global_norm(grads, cfg.clip)
             if not (_finite(loss) and _finite(norm)) or loss > self.loss_ceiling:
                 s.recoveries += 1
@@ -474,8 +474,10 @@ class Trainer:
 
     def _parallel_step(self, x, y, mask, clock):
         """This rank's share of one batch, forward and backward, then the one
-        all-reduce: (loss, carried state of our rows, gradient, tokens) of the whole
-        batch, as one process would have them."""
+        all-reduce: (loss, gradient) of the whole batch as one process would have
+        them, and the state carried by our rows. A share weighs as many as the terms
+        its mean loss is over: its unmasked targets (tokens, or lines for a
+        classifier's (N,) targets)."""
         w = self.workers
         n = len(y)
         lo, hi = w.share(n)
@@ -484,24 +486,24 @@ class Trainer:
         empty = hi == lo
         a, b = (0, 1) if empty else (lo, hi)
         split = getattr(self.train_batches, "share", None) or _rows
-        loss, carried, grads, tokens, error = 0.0, None, None, 0, None
+        loss, carried, grads, weight, error = 0.0, None, None, 0, None
         try:
             xs, ys, ms = split((x, y, mask), a, b)
             loss, carried, cache = self.model.forward(
                 xs, ys, ms, None if empty else self.carried, RowRandom(self.rng, a, b, n),
                 train=True)
             grads = self.model.backward(cache)
-            tokens = 0 if empty else int(xs.size if ms is None else ms.sum())
+            weight = 0 if empty else int(ys.size if ms is None else ms.sum())
         except Exception as e:                  # out of memory, most likely
             # Without its traceback, whose frames would keep this step's arrays alive
             # (the all-reduce below needs memory too).
             error = e.with_traceback(None)
-        grads, loss, tokens, stop, failed, self.clock = w.reduce_step(
-            grads, loss, tokens, self.stop_request, error is not None, clock)
+        grads, loss, _, stop, failed, self.clock = w.reduce_step(
+            grads, loss, weight, self.stop_request, error is not None, clock)
         if failed:
             raise w.failure(error)
         self.agreed_stop = stop
-        return loss, None if empty else carried, grads, tokens
+        return loss, None if empty else carried, grads
 
     def _checkpoint(self):
         """Write a checkpoint (rank 0); in a data-parallel run every rank first sends
