@@ -103,6 +103,10 @@ class Batch:
     def size(self):
         return int(self.lengths.sum())
 
+    def rows(self, lo, hi):
+        """Lines lo:hi (one worker's share of a batch); the width T stays the batch's."""
+        return Batch(self.ids[lo:hi], self.lengths[lo:hi], self.order[lo:hi])
+
 
 def make_batch(id_lists, order):
     """A :class:`Batch` of encoded lines (any order in, longest first out)."""
@@ -141,6 +145,12 @@ class LineBatches:
 
     def __len__(self):
         return -(-len(self.id_lists) // self.batch_size)
+
+    @staticmethod
+    def share(item, lo, hi):
+        """Lines lo:hi of a batch (x, y, None), for one of several workers."""
+        x, y, _ = item
+        return x.rows(lo, hi), y[lo:hi], None
 
     def epoch(self, rng=None):
         if rng is None and self._fixed is not None:

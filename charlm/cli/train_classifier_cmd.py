@@ -4,10 +4,11 @@ it with the shared training display and loop driver."""
 import click
 from click.core import ParameterSource
 
-from charlm.cli.common import (FiniteRange, err_console, labelled_options, report_options,
+from charlm.cli.common import (FiniteRange, labelled_options, report_options,
                                run_file_options, schedule_options, stop_options,
                                text_options)
-from charlm.cli.train_cmd import _command_line, drive
+from charlm.cli.train_cmd import _command_line, distributed_run, drive
+from charlm.cli.workers import begin, rank_console, rank_guard, workers_option
 
 DEFAULT_CLASSIFIER = "classifier.npz"     # charlm.classifier.file.DEFAULT_CLASSIFIER
 TRAIN_FIELDS = ("batch_size", "lr", "optimizer", "clip", "steps", "epochs", "time_limit",
@@ -75,10 +76,11 @@ def _by_level(name):
               help="Seed for initialisation, the held-out split, shuffling and dropout.")
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32",
               show_default=True, help="Floating-point precision.")
+@workers_option
 @report_options
 @click.pass_context
 def train_classifier(ctx, train, dev, output, force, resume_path, checkpoint_path, progress,
-                     quiet, log_file, as_json, **opts):
+                     quiet, log_file, as_json, workers, **opts):
     """Train a line classifier (sentiment, language, topic …) on labelled lines.
 
     TRAIN holds one example per line: text<TAB>label or label<TAB>text (TSV/CSV,
@@ -92,16 +94,27 @@ def train_classifier(ctx, train, dev, output, force, resume_path, checkpoint_pat
 
     Progress goes to stderr. The classifier file is written each time the dev
     accuracy improves; Ctrl-C finishes the step, saves, and prints the command that
-    resumes the run exactly.
+    resumes the run exactly. With --workers N, N processes train together.
     """
+    team, progress = begin(ctx, workers, progress)
+    with rank_guard(ctx, team):
+        _train_classifier(ctx, team, train, dev, output, force, resume_path,
+                          checkpoint_path, progress, quiet, log_file, as_json, opts)
+
+
+def _train_classifier(ctx, team, train, dev, output, force, resume_path, checkpoint_path,
+                      progress, quiet, log_file, as_json, opts):
     from charlm.classifier import session
     from charlm.cli.classifier_display import ClassifierDisplay
     from charlm.errors import UsageError
     from charlm.text.tokens import TextConfig
     from charlm.training.trainer import TrainConfig
 
+    root = team is None or team.root
+    if not root:
+        log_file, as_json = None, False
     command = _command_line()
-    console = err_console(progress)
+    console = rank_console(team, progress)
 
     def given(name):
         return ctx.get_parameter_source(name) in (ParameterSource.COMMANDLINE,
@@ -110,9 +123,11 @@ def train_classifier(ctx, train, dev, output, force, resume_path, checkpoint_pat
     if resume_path:
         explicit = {k: v for k, v in opts.items() if k in TRAIN_FIELDS + MODEL_FIELDS +
                     DATA_FIELDS + TEXT_FIELDS and given(k)}
-        run = session.resume(resume_path, overrides=explicit, train_path=train,
-                             dev_path=dev, output=output, command=command, log_file=log_file,
-                             force=force)
+
+        def build():
+            return session.resume(resume_path, overrides=explicit, train_path=train,
+                                  dev_path=dev, output=output, command=command,
+                                  log_file=log_file, force=force)
     else:
         if train is None:
             raise UsageError("give TRAIN, labelled lines (or --resume CHECKPOINT)")
@@ -124,9 +139,13 @@ def train_classifier(ctx, train, dev, output, force, resume_path, checkpoint_pat
         train_cfg = TrainConfig(**{k: opts[k] for k in TRAIN_FIELDS})
         data = session.DataConfig(**{k: opts[k] for k in DATA_FIELDS})
         text_cfg = TextConfig(**{k: opts[k] for k in TEXT_FIELDS})
-        run = session.start(train, dev, train_cfg, data, text_cfg,
-                            **{k: opts[k] for k in MODEL_FIELDS}, output=output,
-                            checkpoint=checkpoint_path, command=command, log_file=log_file,
-                            force=force)
-    display = ClassifierDisplay(console, progress, quiet, run, run.log_file)
+
+        def build():
+            return session.start(train, dev, train_cfg, data, text_cfg,
+                                 **{k: opts[k] for k in MODEL_FIELDS}, output=output,
+                                 checkpoint=checkpoint_path, command=command,
+                                 log_file=log_file, force=force)
+
+    run = distributed_run(team, build, "train-classifier")
+    display = ClassifierDisplay(console, progress, quiet, run, run.log_file if root else None)
     drive(ctx, run, display, as_json)

@@ -8,10 +8,11 @@ import sys
 import click
 from click.core import ParameterSource
 
-from charlm.cli.common import (FiniteRange, ReadingProgress, err_console, live_display,
-                               read_stdin_corpus, report_options, run_file_options,
-                               schedule_options, stop_options, text_options)
+from charlm.cli.common import (FiniteRange, ReadingProgress, live_display, read_stdin_corpus,
+                               report_options, run_file_options, schedule_options,
+                               stop_options, text_options)
 from charlm.cli.completion import complete_corpus
+from charlm.cli.workers import announce, begin, rank_console, rank_guard, workers_option
 from charlm.store import DEFAULT_MODEL, MODEL_ENV
 from charlm.training.schedule import DEFAULT_LR
 
@@ -79,10 +80,11 @@ VOCAB_FIELDS = ("min_count", "max_vocab", "encoding_errors")
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32",
               show_default=True, help="Floating-point precision.")
 @text_options
+@workers_option
 @report_options
 @click.pass_context
 def train(ctx, corpus, output, force, resume_path, checkpoint_path, progress, quiet,
-          log_file, as_json, vocab_path, no_cache, **opts):
+          log_file, as_json, vocab_path, no_cache, workers, **opts):
     """Train a language model on CORPUS and write it to a model file.
 
     CORPUS is one or more text files, directories (every *.txt below them), - for
@@ -94,28 +96,48 @@ def train(ctx, corpus, output, force, resume_path, checkpoint_path, progress, qu
     is written next to it. A model file or checkpoint that another run wrote is never
     replaced without --force. Ctrl-C (or SIGTERM) finishes the current step, saves, and
     prints the command that resumes the run exactly.
+
+    With --workers N (or under `mpiexec -n N`) N processes train together, each on
+    its share of every batch, and rank 0 reports and writes the files.
     """
+    team, progress = begin(ctx, workers, progress)
+    with rank_guard(ctx, team):
+        _train(ctx, team, corpus, output, force, resume_path, checkpoint_path, progress,
+               quiet, log_file, as_json, vocab_path, no_cache, opts)
+
+
+def _train(ctx, team, corpus, output, force, resume_path, checkpoint_path, progress, quiet,
+           log_file, as_json, vocab_path, no_cache, opts):
     from charlm.cli.train_display import TrainDisplay
     from charlm.lm import session
     from charlm.text.tokens import TextConfig
     from charlm.training.trainer import TrainConfig
 
+    root = team is None or team.root
+    if not root:
+        log_file, as_json = None, False
     if log_file:
         _check_log_file(log_file)
-    stdin_bytes = read_stdin_corpus(corpus)
+    stdin_bytes = read_stdin_corpus(corpus) if root else None
+    if team is not None:
+        stdin_bytes = team.bcast(stdin_bytes)
     command = _command_line()
-    console = err_console(progress)
+    console = rank_console(team, progress)
     reading = ReadingProgress(console, live_display(console, progress, quiet))
 
     def given(name):
         return ctx.get_parameter_source(name) in (ParameterSource.COMMANDLINE,
                                                    ParameterSource.ENVIRONMENT)
 
+    prime = None        # several workers: what rank 0 reads first (into the token cache)
     if resume_path:
         explicit = {name: value for name, value in opts.items() if given(name)}
-        run = session.resume(resume_path, overrides=explicit, sources=list(corpus) or None,
-                             stdin_bytes=stdin_bytes, output=output, command=command,
-                             log_file=log_file, force=force)
+
+        def build():
+            return session.resume(resume_path, overrides=explicit,
+                                  sources=list(corpus) or None, stdin_bytes=stdin_bytes,
+                                  output=output, command=command, log_file=log_file,
+                                  force=force)
     else:
         if opts["steps"] is None and opts["epochs"] is None and opts["time_limit"] is None:
             opts["epochs"] = 50.0
@@ -124,16 +146,40 @@ def train(ctx, corpus, output, force, resume_path, checkpoint_path, progress, qu
         if vocab_path:
             vocab, text_cfg = _fixed_vocab(vocab_path, text_cfg, opts, given)
         train_cfg = TrainConfig(**{k: opts[k] for k in TRAIN_FIELDS})
-        with reading:
-            run = session.start(
-                list(corpus), text_cfg, train_cfg, **{k: opts[k] for k in MODEL_FIELDS},
-                min_count=opts["min_count"], max_vocab=opts["max_vocab"], vocab=vocab,
-                encoding_errors=opts["encoding_errors"], output=output,
-                checkpoint=checkpoint_path, command=command, stdin_bytes=stdin_bytes,
-                log_file=log_file, progress=reading, use_cache=not no_cache, force=force)
 
-    display = TrainDisplay(console, progress, quiet, run, run.log_file)
+        def build():
+            with reading:
+                return session.start(
+                    list(corpus), text_cfg, train_cfg, **{k: opts[k] for k in MODEL_FIELDS},
+                    min_count=opts["min_count"], max_vocab=opts["max_vocab"], vocab=vocab,
+                    encoding_errors=opts["encoding_errors"], output=output,
+                    checkpoint=checkpoint_path, command=command, stdin_bytes=stdin_bytes,
+                    log_file=log_file, progress=reading, use_cache=not no_cache,
+                    force=force)
+
+        def prime():
+            from charlm.text.cache import cacheable
+            from charlm.text.corpus import resolve_sources
+
+            if not no_cache and cacheable(resolve_sources(list(corpus), stdin_bytes)):
+                with reading:
+                    session.read_corpus(list(corpus), text_cfg, opts["encoding_errors"],
+                                        progress=reading)
+
+    run = distributed_run(team, build, "train", prime)
+    display = TrainDisplay(console, progress, quiet, run, run.log_file if root else None)
     drive(ctx, run, display, as_json)
+
+
+def distributed_run(team, build, command, prime=None):
+    """``build()`` a run, on every rank when there are several (``prime()`` on rank 0
+    first), and make its trainer one of them. Shared by every training command."""
+    if team is None:
+        return build()
+    run = team.setup(build, prime)
+    run.trainer.distribute(team)
+    announce(team, command, run.checkpoint)
+    return run
 
 
 def drive(ctx, run, display, as_json):

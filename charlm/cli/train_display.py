@@ -144,6 +144,9 @@ class TrainDisplay:
         self._start_live()
 
     def _start_live(self):
+        workers = getattr(self.started, "workers", 1)
+        if workers > 1:
+            self.say(f"workers {workers} processes, each training its share of every batch")
         if self.live_mode:
             self.live = Live(get_renderable=self.panel, console=self.console,
                              refresh_per_second=4, transient=True, redirect_stdout=False,
@@ -212,8 +215,10 @@ class TrainDisplay:
                f"val {self.eval.val_loss:.3f} ({per_unit(self.eval.val_loss, self.level)})")
         if self.eval is not None and self.eval.metrics:
             val += "  " + fmt_metrics(self.eval.metrics)
+        workers = getattr(self.started, "workers", 1)
+        on = f" on {workers} workers" if workers > 1 else ""
         stats = Text(f"loss {ev.smooth_loss:.3f} ({per_unit(ev.smooth_loss, self.level)})  "
-                     f"{val}  {fmt_count(ev.tokens_per_sec)} tok/s  lr {ev.lr:.2e}  "
+                     f"{val}  {fmt_count(ev.tokens_per_sec)} tok/s{on}  lr {ev.lr:.2e}  "
                      f"|g| {ev.grad_norm:.2f}  clipped {ev.clipped_fraction:.1%}")
         return Group(top, stats)
 
@@ -240,8 +245,9 @@ class TrainDisplay:
         table.add_column()
         table.add_row("stopped by", f"{REASONS.get(ev.reason, ev.reason)} at step {s['steps']}")
         self.quality_rows(table, s)
+        on = f" on {s['workers']} workers" if s.get("workers", 1) > 1 else ""
         table.add_row("tokens", f"{fmt_count(s['tokens'])} in {fmt_time(s['seconds'])} "
-                                f"({fmt_count(s['tokens_per_sec'] or 0)} tok/s)")
+                                f"({fmt_count(s['tokens_per_sec'] or 0)} tok/s{on})")
         table.add_row("clipped", f"{s['clipped_fraction']:.1%} of steps")
         if s.get("recoveries"):
             table.add_row("NaN recoveries", str(s["recoveries"]))

@@ -4,9 +4,10 @@ with the shared training display and loop driver."""
 import click
 from click.core import ParameterSource
 
-from charlm.cli.common import (encoding_errors_option, err_console, report_options,
-                               run_file_options, schedule_options, stop_options)
-from charlm.cli.train_cmd import _command_line, drive
+from charlm.cli.common import (encoding_errors_option, report_options, run_file_options,
+                               schedule_options, stop_options)
+from charlm.cli.train_cmd import _command_line, distributed_run, drive
+from charlm.cli.workers import begin, rank_console, rank_guard, workers_option
 from charlm.store import DEFAULT_TAGGER
 
 TRAIN_FIELDS = ("batch_size", "lr", "optimizer", "clip", "steps", "epochs", "time_limit",
@@ -80,10 +81,11 @@ DATA_FIELDS = ("format", "tag_column", "token_col", "tag_col", "tag_scheme", "mi
               help="Seed for initialisation, the held-out split, shuffling and dropout.")
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32",
               show_default=True, help="Floating-point precision.")
+@workers_option
 @report_options
 @click.pass_context
 def train_tagger(ctx, train, dev, output, force, resume_path, checkpoint_path, progress,
-                 quiet, log_file, as_json, case_sensitive, **opts):
+                 quiet, log_file, as_json, case_sensitive, workers, **opts):
     """Train a tagger (parts of speech, named entities) on a tagged file.
 
     TRAIN is a CoNLL-U file or a column file (token and tag columns, blank line
@@ -99,15 +101,25 @@ def train_tagger(ctx, train, dev, output, force, resume_path, checkpoint_path, p
 
     Progress goes to stderr. The tagger file is written each time the dev accuracy
     (entity F1) improves; Ctrl-C finishes the step, saves, and prints the command
-    that resumes the run exactly.
+    that resumes the run exactly. With --workers N, N processes train together.
     """
+    team, progress = begin(ctx, workers, progress)
+    with rank_guard(ctx, team):
+        _train_tagger(ctx, team, train, dev, output, force, resume_path, checkpoint_path,
+                      progress, quiet, log_file, as_json, case_sensitive, opts)
+
+
+def _train_tagger(ctx, team, train, dev, output, force, resume_path, checkpoint_path,
+                  progress, quiet, log_file, as_json, case_sensitive, opts):
     from charlm.cli.tagger_display import TaggerDisplay
     from charlm.errors import UsageError
     from charlm.tagger import session
     from charlm.training.trainer import TrainConfig
 
+    if team is not None and not team.root:
+        log_file, as_json = None, False
     command = _command_line()
-    console = err_console(progress)
+    console = rank_console(team, progress)
     opts["lowercase"] = not case_sensitive
 
     def given(name):
@@ -119,9 +131,11 @@ def train_tagger(ctx, train, dev, output, force, resume_path, checkpoint_path, p
                     DATA_FIELDS and given(k)}
         if case_sensitive:
             explicit["lowercase"] = False
-        run = session.resume(resume_path, overrides=explicit, train_path=train,
-                             dev_path=dev, output=output, command=command, log_file=log_file,
-                             force=force)
+
+        def build():
+            return session.resume(resume_path, overrides=explicit, train_path=train,
+                                  dev_path=dev, output=output, command=command,
+                                  log_file=log_file, force=force)
     else:
         if train is None:
             raise UsageError("give TRAIN, a tagged file (or --resume CHECKPOINT)")
@@ -129,9 +143,14 @@ def train_tagger(ctx, train, dev, output, force, resume_path, checkpoint_path, p
             opts["epochs"] = 30.0
         train_cfg = TrainConfig(**{k: opts[k] for k in TRAIN_FIELDS})
         data = session.DataConfig(**{k: opts[k] for k in DATA_FIELDS})
-        run = session.start(train, dev, train_cfg, data,
-                            **{k: opts[k] for k in MODEL_FIELDS}, output=output,
-                            checkpoint=checkpoint_path, command=command, log_file=log_file,
-                            force=force)
-    display = TaggerDisplay(console, progress, quiet, run, run.log_file)
+
+        def build():
+            return session.start(train, dev, train_cfg, data,
+                                 **{k: opts[k] for k in MODEL_FIELDS}, output=output,
+                                 checkpoint=checkpoint_path, command=command,
+                                 log_file=log_file, force=force)
+
+    run = distributed_run(team, build, "train-tagger")
+    display = TaggerDisplay(console, progress, quiet, run,
+                            run.log_file if team is None or team.root else None)
     drive(ctx, run, display, as_json)

@@ -133,6 +133,16 @@ class Batch:
     def size(self):
         return int(self.lengths.sum())
 
+    def rows(self, lo, hi):
+        """Sentences lo:hi (one worker's share of a batch), keeping only the character
+        forms they use; the width T stays the batch's."""
+        types = self.types[lo:hi]
+        used, inverse = np.unique(types, return_inverse=True)      # still longest first
+        clen = self.char_lengths[used]
+        return Batch(self.words[lo:hi], inverse.reshape(types.shape),
+                     self.chars[:int(clen.max()), used], clen, self.lengths[lo:hi],
+                     self.order[lo:hi])
+
 
 def encode_forms(vocab, forms):
     """Character ids of word forms, longest first: (chars (Tc, W), lengths (W,),
@@ -222,6 +232,12 @@ class TagBatches:
         if rng is None:
             self._fixed = out
         return out
+
+    @staticmethod
+    def share(item, lo, hi):
+        """Sentences lo:hi of a batch (x, y, mask), for one of several workers."""
+        x, y, mask = item
+        return x.rows(lo, hi), y[lo:hi], mask[lo:hi]
 
     def gold(self):
         """Tag ids per sentence, in input order."""
