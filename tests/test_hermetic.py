@@ -59,3 +59,12 @@ def test_a_missing_tagger_dev_file_is_reported_before_the_output_files(other_run
     r = CliRunner().invoke(cli, ["train-tagger", str(train), "--dev", "no/such.conllu"])
     assert r.exit_code != 0 and "already holds" not in r.stderr
     assert "no/such.conllu" in r.stderr and "does not exist" in r.stderr
+
+
+def test_a_missing_classifier_train_file_is_reported_before_the_output_files(other_runs):
+    shutil.copy(other_runs / "model.npz", other_runs / "classifier.npz")
+    before = {p.name: p.stat().st_mtime_ns for p in other_runs.iterdir()}
+    r = CliRunner().invoke(cli, ["train-classifier", "no/such.tsv"])
+    assert r.exit_code != 0 and "already holds" not in r.stderr
+    assert "no/such.tsv" in r.stderr
+    assert {p.name: p.stat().st_mtime_ns for p in other_runs.iterdir()} == before

@@ -37,6 +37,12 @@ def model(tmp_path_factory):
     r = invoke(["train", corpus, "-o", out, "--steps", "5", "--hidden", "8", "--layers", "1",
                 "-q"])
     assert r.exit_code == 0, r.stderr
+    # and a classifier beside it (m.parent / "c.npz"), for `classify`
+    labelled = d / "names.tsv"
+    labelled.write_text("anna\tf\nbob\tm\ncarla\tf\ndan\tm\n" * 5)
+    r = invoke(["train-classifier", labelled, "--level", "char", "-o", d / "c.npz",
+                "--steps", "2", "--hidden", "4", "-q"])
+    assert r.exit_code == 0, r.stderr
     return out
 
 
@@ -64,6 +70,10 @@ COMMANDS = {
                                        "--hidden", "4", "--progress", "off"],
     "tag": lambda p, out, m: ["tag", p, "--format", "inline"],      # the bundled tagger
     "evaluate": lambda p, out, m: ["evaluate", p],                  # the bundled tagger
+    "train-classifier": lambda p, out, m: ["train-classifier", p, "-o", out / "c.npz",
+                                           "--steps", "2", "--hidden", "4", "--progress",
+                                           "off"],
+    "classify": lambda p, out, m: ["classify", "-m", m.parent / "c.npz", p],
 }
 
 OK = (0, None)
@@ -149,6 +159,36 @@ TAGGER_MATRIX = {
                       "evaluate": NOT_TAGGED},
 }
 for _name, _row in TAGGER_MATRIX.items():
+    MATRIX[_name].update(_row)
+
+# train-classifier reads labelled lines (TSV/CSV, fastText, a folder of one file per
+# class): plain lines are refused with a hint to give the format. `classify` reads
+# any text, one answer per line, with a small classifier of names.
+NOT_LABELLED = (2, r"cannot tell how its lines are labelled .*--format tsv")
+NOT_LINES = (1, "no labelled lines")
+CLASSIFIER_MATRIX = {
+    "missing": {"train-classifier": (2, "does not exist"), "classify": (1, "no such file")},
+    "directory": {"train-classifier": (1, "every line has the label 'notes'"),
+                  "classify": (2, "is a directory")},
+    "unreadable": {"train-classifier": (1, "Permission denied"),
+                   "classify": (1, "Permission denied")},
+    "empty": {"train-classifier": NOT_LINES, "classify": OK},
+    "blank_lines": {"train-classifier": NOT_LINES, "classify": (0, r"\t\t {3}\n")},
+    "binary": {c: (1, "NUL byte at line 1, byte offset 0") for c in
+               ("train-classifier", "classify")},
+    "invalid_utf8": {c: (1, r"latin1\.txt: invalid UTF-8 at line 3, byte offset 12; .*"
+                             r"--encoding-errors replace") for c in
+                     ("train-classifier", "classify")},
+    "bom": {"train-classifier": NOT_LABELLED, "classify": (0, r"^[fm]\t[\d.]+\tanna\n")},
+    "crlf": {"train-classifier": NOT_LABELLED, "classify": (0, r"^[fm]\t[\d.]+\tanna\n")},
+    "cr_only": {"train-classifier": NOT_LABELLED, "classify": (0, r"^[fm]\t[\d.]+\tanna\n")},
+    # read up to its first 20,000 characters (MAX_TOKENS)
+    "one_huge_line": {"train-classifier": NOT_LABELLED, "classify": (0, r"^[fm]\t[\d.]+\tthe ")},
+    "shorter_than_a_window": {"train-classifier": NOT_LABELLED,
+                              "classify": (0, r"^[fm]\t[\d.]+\tab\n")},
+    "one_character": {"train-classifier": NOT_LABELLED, "classify": OK},
+}
+for _name, _row in CLASSIFIER_MATRIX.items():
     MATRIX[_name].update(_row)
 
 # Bad validation text fails as bad training text does; empty text is named as dev text.
@@ -296,6 +336,12 @@ ABSURD = [
     ("tokenize", ["--long-line", "-1"], 2, "long-line"),
     ("tokenize", ["--max-vocab", "1"], 2, "max-vocab"),
     ("info", ["--format", "xml"], 2, "format"),
+    ("train-classifier", ["--pool", "sum"], 2, "pooling 'sum'"),
+    ("train-classifier", ["--dropout", "1"], 2, "dropout"),
+    ("train-classifier", ["--hidden", "0"], 2, "hidden"),
+    ("train-classifier", ["--format", "xml"], 2, "format"),
+    ("classify", ["--top-k", "0"], 2, "top-k"),
+    ("classify", ["--format", "xml"], 2, "format"),
 ]
 
 

@@ -105,7 +105,8 @@ def test_an_unregistered_kind_names_the_kinds_this_charlm_reads(tmp_path):
     path = tmp_path / "toy.npz"
     _write_toy(path)
     with pytest.raises(ModelFileError, match=r"unknown kind of file 'toy' \(this charlm "
-                                             r"reads checkpoint, model, tagger, "
+                                             r"reads checkpoint, classifier, "
+                                             r"classifier-checkpoint, model, tagger, "
                                              r"tagger-checkpoint\)"):
         kinds.read(path)
 
@@ -133,14 +134,16 @@ def test_the_store_imports_no_model_and_finds_every_kind_when_reading(tmp_path, 
     code = (
         "import sys\n"
         "from charlm.store import archive, info, kinds, modelfile, tagfile, validate\n"
-        "above = ('charlm.lm', 'charlm.tagger', 'charlm.training', 'charlm.cli')\n"
+        "above = ('charlm.lm', 'charlm.tagger', 'charlm.classifier', 'charlm.training',\n"
+        "         'charlm.cli')\n"
         "print(sorted(m for m in sys.modules if m.startswith(above)))\n"
         f"b = modelfile.load({str(path)!r})\n"
         "print(type(b.model).__name__, kinds.names())\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines() == [
-        "[]", "LanguageModel ['checkpoint', 'model', 'tagger', 'tagger-checkpoint']"]
+        "[]", "LanguageModel ['checkpoint', 'classifier', 'classifier-checkpoint', 'model', "
+              "'tagger', 'tagger-checkpoint']"]
 
 
 def test_evaluate_dispatches_on_the_kind_of_the_model_file(tmp_path, toy_kind, monkeypatch):

@@ -62,3 +62,14 @@ def test_a_forbidden_import_breaks_the_contract(tmp_path, module, line):
     out = _lint(tree)
     assert out.returncode != 0
     assert "BROKEN" in out.stdout
+
+
+def test_every_package_of_charlm_is_in_the_wheel():
+    """A sub-package missing from pyproject's list works from a source checkout and
+    vanishes from `pip install .`."""
+    tomllib = pytest.importorskip("tomllib")      # Python 3.11 and later
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())
+                 ["tool"]["setuptools"]["packages"])
+    found = {"charlm." + p.parent.name for p in (ROOT / "charlm").glob("*/__init__.py")}
+    assert found | {"charlm", "charlm.corpora"} <= listed

@@ -37,6 +37,12 @@ def model(tmp_path_factory):
                                  "--hidden", "8", "--layers", "1", "-q"],
                            catch_exceptions=False)
     assert r.exit_code == 0, r.stderr
+    labelled = d / "names.tsv"          # and a classifier beside it: m.parent / "c.npz"
+    labelled.write_text("anna\tf\nbob\tm\ncarla\tf\ndan\tm\n" * 5)
+    r = CliRunner().invoke(cli, ["train-classifier", str(labelled), "--level", "char", "-o",
+                                 str(d / "c.npz"), "--steps", "2", "--hidden", "4", "-q"],
+                           catch_exceptions=False)
+    assert r.exit_code == 0, r.stderr
     return out
 
 
@@ -54,6 +60,7 @@ PIPED = {
     "score-kenlm": lambda m, big: ["score", "-m", m, big, "--format", "kenlm"],
     "tag": lambda m, big: ["tag", big],
     "tag-conllu": lambda m, big: ["tag", big, "--format", "conllu"],
+    "classify": lambda m, big: ["classify", "-m", m.parent / "c.npz", big],
 }
 
 
@@ -76,6 +83,7 @@ READS_STDIN = {
     "tokenize": lambda m: ["tokenize", "-"],
     "tag": lambda m: ["tag"],
     "tag-dash": lambda m: ["tag", "-"],
+    "classify": lambda m: ["classify", "-m", m.parent / "c.npz"],
 }
 
 
@@ -100,6 +108,9 @@ INTERRUPTED = {
     "tokenize-waiting-for-input": (lambda m, big: ["tokenize", "-"], "open pipe"),
     "tag-waiting-for-input": (lambda m, big: ["tag"], "open pipe"),
     "tag-working": (lambda m, big: ["tag", big, "--pretokenized"], None),
+    "classify-waiting-for-input": (lambda m, big: ["classify", "-m", m.parent / "c.npz"],
+                                   "open pipe"),
+    "classify-working": (lambda m, big: ["classify", "-m", m.parent / "c.npz", big], None),
 }
 
 

@@ -38,7 +38,7 @@ from conftest import ROOT, SHARED
 README = ROOT / "README.md"
 DIRECTIVE = re.compile(r'<!-- test: (replace "(.*?)" "(.*?)"|check (\w+)|skip (.*?)) -->')
 FENCE = re.compile(r"^```(\w*)\s*$")
-DATA_FILE = re.compile(r"^[\w.-]+\.(txt|conllu|iob2)$")
+DATA_FILE = re.compile(r"^([\w-]+/)?[\w.-]+\.(txt|conllu|iob2|tsv)$")
 MODEL_INPUT_OPTIONS = ("-m", "--model", "--resume")
 
 
@@ -186,6 +186,7 @@ def _prepare(command, cwd, made=()):
             source = _shared(w)
             if source is None:
                 pytest.skip(f"needs {w} from ../shared/corpora")
+            (cwd / w).parent.mkdir(parents=True, exist_ok=True)
             (cwd / w).symlink_to(source)
 
 

@@ -4,6 +4,7 @@ only, one-line errors with the right exit status, every output format parses."""
 import json
 import re
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -248,3 +249,78 @@ def test_a_line_longer_than_max_tokens_is_tagged_in_valid_pieces(ner_tagger, mon
     assert convert(tags, "iob2", "iob2") == tags
     assert all(not (t.startswith("I-") and (i == 0 or tags[i - 1][2:] != t[2:]))
                for i, t in enumerate(tags))
+
+
+def test_tsv_keeps_empty_lines(pos_tagger):
+    model, _ = pos_tagger
+    text = "the dog runs .\n\n\na cat sleeps .\n"
+    r = run("tag", "-m", model, "--format", "tsv", input=text)
+    assert r.exit_code == 0
+    # one blank line per input line: each sentence's block ends in one, an empty line is one
+    lines = r.stdout.split("\n")
+    assert lines[:6] == ["the\tDET", "dog\tNOUN", "runs\tVERB", ".\tPUNCT", "", ""]
+    assert lines[6] == "" and lines[7] == "a\tDET"
+
+
+def test_probs_in_tsv_and_jsonl(pos_tagger):
+    from charlm.store import tagfile
+    from charlm.tagger.data import make_batch
+    from charlm.tagger.tagging import attach
+
+    model_path, _ = pos_tagger
+    text = "the dog runs .\n\ndogs run fast\n"
+    r = run("tag", "-m", model_path, "--format", "tsv", "--probs", input=text)
+    assert r.exit_code == 0
+    rows = [line.split("\t") for line in r.stdout.splitlines() if line]
+    assert len(rows) == 7 and all(len(row) == 3 for row in rows)
+    tsv_probs = [float(row[2]) for row in rows]
+    assert all(0.0 < p <= 1.0 for p in tsv_probs)
+    assert r.stdout.split("\n")[4:6] == ["", ""]          # the empty line kept
+    r = run("tag", "-m", model_path, "--format", "jsonl", "--all-probs", input=text)
+    recs = [json.loads(line) for line in r.stdout.splitlines()]
+    assert len(recs) == 3 and recs[1]["tokens"] == recs[1]["probs"] == []
+    for rec in (recs[0], recs[2]):
+        assert len(rec["probs"]) == len(rec["tokens"]) == len(rec["distributions"])
+        for tag, p, dist in zip(rec["tags"], rec["probs"], rec["distributions"]):
+            assert dist[tag] == p and max(dist, key=dist.get) == tag
+            assert sum(dist.values()) == pytest.approx(1.0, abs=1e-4)
+    assert [p for rec in (recs[0], recs[2]) for p in rec["probs"]] == \
+        pytest.approx(tsv_probs, rel=1e-5)
+    # the softmax of the model itself
+    bundle = tagfile.load(model_path)
+    model = attach(bundle)
+    x, _, _ = make_batch(bundle.vocab, [recs[0]["tokens"]], [0])
+    p = np.exp(model.log_probs(x))[0]
+    want = [p[t, bundle.vocab.tag_ids[tag]] for t, tag in enumerate(recs[0]["tags"])]
+    assert recs[0]["probs"] == pytest.approx(want, rel=1e-5)
+
+
+@pytest.mark.parametrize("args", [("--probs",), ("--probs", "--format", "conllu"),
+                                  ("--all-probs", "--format", "tsv")])
+def test_probs_need_a_format_that_holds_them(pos_tagger, args):
+    model, _ = pos_tagger
+    r = run("tag", "-m", model, *args, input="the dog runs .\n")
+    assert r.exit_code == 2 and r.stdout == ""
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_entities_go_to_misc_in_conllu(ner_tagger, tmp_path):
+    model, _ = ner_tagger
+    r = run("tag", "-m", model, "--format", "conllu", input="John lives in Paris\n")
+    assert r.exit_code == 0
+    rows = [line.split("\t") for line in r.stdout.splitlines()
+            if line and not line.startswith("#")]
+    assert [row[9] for row in rows] == ["NER=B-PER", "NER=O", "NER=O", "NER=B-LOC"]
+    assert all(row[3] == "_" for row in rows)             # UPOS untouched
+    # a CoNLL-U file keeps its UPOS and its other MISC attributes
+    src = tmp_path / "in.conllu"
+    src.write_text("# text = John lives in Paris\n"
+                   "1\tJohn\tjohn\tPROPN\t_\t_\t2\tnsubj\t_\tNER=I-ORG\n"
+                   "2\tlives\tlive\tVERB\t_\t_\t0\troot\t_\t_\n"
+                   "3\tin\tin\tADP\t_\t_\t4\tcase\t_\t_\n"
+                   "4\tParis\tParis\tPROPN\t_\t_\t2\tobl\t_\tSpaceAfter=No\n\n")
+    r = run("tag", "-m", model, src)
+    rows = [line.split("\t") for line in r.stdout.splitlines()
+            if line and not line.startswith("#")]
+    assert [row[3] for row in rows] == ["PROPN", "VERB", "ADP", "PROPN"]
+    assert rows[0][9] == "NER=B-PER" and rows[3][9] == "SpaceAfter=No|NER=B-LOC"

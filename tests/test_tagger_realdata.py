@@ -77,3 +77,22 @@ def test_small_ner_run_end_to_end(tmp_path):
     assert d["entities"]["f1"] > 0.2
     r = run("tag", "-m", out, "--format", "spans", input="Barack Obama visited Paris.\n")
     assert r.exit_code == 0 and "entities" in json.loads(r.stdout)
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_small_crf_ner_run_end_to_end(tmp_path):
+    train = head_sentences(shared_file("tagging/uner_en_ewt/en_ewt-ud-train.draft-normalized.iob2"),
+                           tmp_path / "train.iob2", 3000)
+    dev = head_sentences(shared_file("tagging/uner_en_ewt/en_ewt-ud-dev.iob2"),
+                         tmp_path / "dev.iob2", 300)
+    out = tmp_path / "crf.npz"
+    r = run("train-tagger", train, "--dev", dev, "-o", out, "--epochs", "8", "--crf",
+            "--progress", "off")
+    assert r.exit_code == 0, r.output
+    d = json.loads(run("evaluate", "-m", out, dev, "--format", "json").stdout)
+    assert d["decoding"] == "crf viterbi" and d["entities"]["f1"] > 0.2
+    r = run("tag", "-m", out, "--format", "jsonl", "--probs",
+            input="Barack Obama visited Paris.\n")
+    rec = json.loads(r.stdout)
+    assert r.exit_code == 0 and all(0 < p <= 1 for p in rec["probs"])

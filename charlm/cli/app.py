@@ -92,8 +92,8 @@ def quiet_stdout():
                    "when other processes were busy; a BLAS variable such as "
                    "OPENBLAS_NUM_THREADS, if set, is kept. Give it before the subcommand.")
 def cli(threads):
-    """Train and use recurrent language models (RNN, GRU, LSTM) and bidirectional
-    taggers from the shell.
+    """Train and use recurrent language models (RNN, GRU, LSTM), bidirectional
+    taggers and line classifiers from the shell.
 
     \b
       charlm train corpus.txt            train a model (writes model.npz)
@@ -104,6 +104,8 @@ def cli(threads):
       echo "The old man the boat." | charlm tag     parts of speech (bundled tagger)
       charlm train-tagger train.conllu --dev dev.conllu   train a tagger
       charlm evaluate -m tagger.npz test.conllu   its accuracy (and entity F1)
+      charlm train-classifier train.tsv --dev dev.tsv   a line classifier
+      charlm classify -m classifier.npz lines.txt     a label per line
 
     Run `charlm COMMAND --help` for a command's options; `man charlm` for the manual.
     """
@@ -125,9 +127,12 @@ def _register():
     from charlm.cli.tag_cmd import tag
     from charlm.cli.train_cmd import train
     from charlm.cli.train_tagger_cmd import train_tagger
+    from charlm.cli.train_classifier_cmd import train_classifier
+    from charlm.cli.classify_cmd import classify
+    import charlm.cli.classifier_report  # noqa: F401  (registers evaluate for classifiers)
 
     for command in (train, generate, score, tokenize, info, corpora, completion, train_tagger,
-                    tag, evaluate):
+                    tag, evaluate, train_classifier, classify):
         cli.add_command(command)
 
 

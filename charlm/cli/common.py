@@ -82,6 +82,26 @@ def encoding_errors_option(f):
         help="Invalid UTF-8: stop with an error, or replace it with U+FFFD.")(f)
 
 
+def labelled_options(prefix="TSV/CSV: "):
+    """How the columns of labelled lines are found (train-classifier, evaluate)."""
+    options = [
+        click.option("--text-col", default=None,
+                     help=f"{prefix}the text column, an index (0 the first, -1 the last) "
+                          "or a header name [default: detected]."),
+        click.option("--label-col", default=None,
+                     help=f"{prefix}the label column, an index or a header name "
+                          "[default: the column with the fewest distinct values]."),
+        click.option("--header/--no-header", default=None,
+                     help=f"{prefix}the first line names the columns [default: detected]."),
+    ]
+
+    def decorate(f):
+        for option in reversed(options):
+            f = option(f)
+        return f
+    return decorate
+
+
 def err_console(progress="auto"):
     """A Rich console on stderr (stdout is for data only). With ``off`` it writes
     plain text: no colour, no cursor movement, whatever the terminal."""
@@ -147,10 +167,15 @@ class Duration(click.ParamType):
 
 
 
-def text_options(f):
-    """Options that decide how text becomes tokens (shared with other commands)."""
+def text_options(f=None, *, split=True, level="char"):
+    """Options that decide how text becomes tokens (shared with other commands).
+    ``@text_options``, or ``@text_options(split=False, level="word")`` for a command
+    that reads one example per line whatever --split would say, with another default
+    level."""
+    if f is None:
+        return lambda g: text_options(g, split=split, level=level)
     options = [
-        click.option("--level", type=click.Choice(LEVELS), default="char", show_default=True,
+        click.option("--level", type=click.Choice(LEVELS), default=level, show_default=True,
                      help="Tokens are characters or words (Unicode-aware regex)."),
         click.option("--split", type=click.Choice(SPLITS), default="lines", show_default=True,
                      help="lines: each non-empty line is one example ending in EOS. "
@@ -168,10 +193,81 @@ def text_options(f):
                           "the rarest become UNK."),
         encoding_errors_option,
     ]
+    if not split:
+        del options[1]
     for option in reversed(options):
         f = option(f)
     return f
 
+
+
+def _stack(options):
+    def decorate(f):
+        for option in reversed(options):
+            f = option(f)
+        return f
+    return decorate
+
+
+def schedule_options(lr, lr_default_help=None):
+    """How every trainer steps: --lr (default ``lr``; None with ``lr_default_help`` when
+    the command decides), its schedule, --clip and --optimizer."""
+    from charlm.training.schedule import DEFAULT_SCHEDULE, SCHEDULES
+
+    return _stack([
+        click.option("--lr", type=FiniteRange(0, min_open=True), default=lr,
+                     show_default=lr is not None,
+                     help="Learning rate" + (f" [default: {lr_default_help}]." if lr is None
+                                             else ".")),
+        click.option("--lr-schedule", type=click.Choice(SCHEDULES), default=DEFAULT_SCHEDULE,
+                     show_default=True,
+                     help="constant; step: multiply by --lr-decay every --lr-decay-every "
+                          "epochs; cosine: down to --min-lr when training ends."),
+        click.option("--warmup", type=click.IntRange(0), default=0, show_default=True,
+                     help="Steps of linear learning-rate warm-up."),
+        click.option("--lr-decay", type=FiniteRange(0, 1, min_open=True), default=0.5,
+                     show_default=True, help="Factor of the step schedule."),
+        click.option("--lr-decay-every", type=FiniteRange(0, min_open=True), default=5.0,
+                     show_default=True, help="Epochs between steps of the step schedule."),
+        click.option("--min-lr", type=FiniteRange(0), default=None,
+                     help="Final rate of the cosine schedule [default: --lr / 10]."),
+        click.option("--clip", type=FiniteRange(0), default=5.0, show_default=True,
+                     help="Clip the gradient's global norm to this; 0 turns clipping off."),
+        click.option("--optimizer", type=click.Choice(["adam", "sgd"]), default="adam",
+                     show_default=True, help="Update rule."),
+    ])
+
+
+def stop_options(what, epochs, eval_every="once an epoch"):
+    """When every trainer stops and validates: --steps, --epochs (``what`` is a pass
+    over, by default ``epochs`` of them when no stop condition is given), --time,
+    --patience, --eval-every (by default ``eval_every``)."""
+    return _stack([
+        click.option("--steps", type=click.IntRange(1), default=None,
+                     help="Stop after this many updates in total."),
+        click.option("--epochs", type=FiniteRange(0, min_open=True), default=None,
+                     help=f"Stop after this many passes over {what} "
+                          f"[default: {epochs} when no stop condition is given]."),
+        click.option("--time", "time_limit", type=Duration(), default=None,
+                     help="Stop after this much training time in total: seconds, or 90s, "
+                          "10m, 1.5h."),
+        click.option("--patience", type=click.IntRange(1), default=None,
+                     help="Stop after this many validations in a row without improvement."),
+        click.option("--eval-every", type=click.IntRange(1), default=None,
+                     help=f"Steps between validations [default: {eval_every}]."),
+    ])
+
+
+def report_options(f):
+    """What every trainer prints: --progress, --quiet, --log-file, --json."""
+    return _stack([
+        progress_option,
+        click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors."),
+        click.option("--log-file", type=click.Path(dir_okay=False),
+                     help="Append one JSON object per validation to this file (JSON lines)."),
+        click.option("--json", "as_json", is_flag=True,
+                     help="Print a JSON summary on stdout at the end."),
+    ])(f)
 
 class ReadingProgress:
     """A transient Rich bar for reading a big corpus (only when the display is live

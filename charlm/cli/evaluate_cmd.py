@@ -5,12 +5,13 @@ report accuracy, per-tag and entity-level precision/recall/F1 and the most confu
 tags."""
 
 import json
+import os
 import sys
 
 import click
 from click.core import ParameterSource
 
-from charlm.cli.common import encoding_errors_option, stdout_is_tty
+from charlm.cli.common import encoding_errors_option, labelled_options, stdout_is_tty
 from charlm.cli.tag_cmd import load_tagger, tagger_option
 
 # family of model file -> (run(gold, model_path, fmt, **options), names of the options
@@ -40,13 +41,16 @@ def _family(path):
 
 
 @click.command()
-@click.argument("gold", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+@click.argument("gold", type=click.Path(exists=True, allow_dash=True))
 @tagger_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="A readable report (a table on a terminal), or JSON "
                                       "with top-level keys accuracy, entities, per_tag …")
-@click.option("--input", "input_fmt", type=click.Choice(["auto", "conllu", "conll"]),
-              default="auto", show_default=True, help="Format of GOLD.")
+@click.option("--input", "input_fmt",
+              type=click.Choice(["auto", "conllu", "conll", "tsv", "csv", "fasttext", "folder"]),
+              default="auto", show_default=True,
+              help="Format of GOLD: conllu or conll for a tagger; tsv, csv, fasttext or "
+                   "folder (one file per class) for a classifier.")
 @click.option("--tag-column", type=click.Choice(["upos", "xpos"]), default=None,
               help="CoNLL-U: the gold column [default: the one the tagger learned].")
 @click.option("--token-col", type=int, default=None,
@@ -62,15 +66,20 @@ def _family(path):
 @click.option("--from-text", is_flag=True,
               help="Also tag each sentence's raw '# text =' line with the tokenizer and "
                    "score the tokens whose character spans match the gold ones.")
+@labelled_options("Classifiers, TSV/CSV: ")
 @encoding_errors_option
 @click.pass_context
 def evaluate(ctx, gold, model_path, fmt, **options):
-    """Measure a tagger on a gold file: accuracy, per-tag and entity scores.
+    """Measure a tagger or a classifier on a gold file.
 
-    GOLD is a tagged CoNLL-U or column file. Reported: token accuracy (also on words
-    the tagger has no embedding for), precision/recall/F1 per tag, entity-level
-    precision/recall/F1 (exact span and type, counted as conlleval does), and the
-    most frequent confusions.
+    For a tagger, GOLD is a tagged CoNLL-U or column file. Reported: token accuracy
+    (also on words the tagger has no embedding for), precision/recall/F1 per tag,
+    entity-level precision/recall/F1 (exact span and type, counted as conlleval
+    does), and the most frequent confusions.
+
+    For a classifier (-m a file of train-classifier), GOLD holds labelled lines as
+    train-classifier reads them. Reported: accuracy, macro-F1, precision/recall/F1
+    per class and the confusion matrix.
 
     """
     from charlm.store import default_tagger_path
@@ -92,6 +101,9 @@ def evaluate_tagger(gold, model_path, fmt, input_fmt, tag_column, token_col, tag
 
     if from_text and gold == "-":
         raise click.UsageError("--from-text reads GOLD twice: give a file, not -")
+    if os.path.isdir(gold):
+        raise click.UsageError(f"{gold}: is a directory; a tagger is measured on a tagged "
+                               "file (a folder of one file per class is a classifier's)")
     bundle, model = load_tagger(model_path, not no_constrain)
     column = tag_column or bundle.tagging.get("tag_column") or "upos"
 
@@ -101,7 +113,8 @@ def evaluate_tagger(gold, model_path, fmt, input_fmt, tag_column, token_col, tag
     result = evaluate_sentences(model, bundle.vocab, bundle.tagging, read(), drop_types)
     if from_text:
         result["from_text"] = evaluate_from_text(model, bundle.vocab, read())
-    result["decoding"] = ("constrained viterbi" if model.decoder is not None else "argmax")
+    result["decoding"] = ("crf viterbi" if model.config.crf else
+                          "constrained viterbi" if model.decoder is not None else "argmax")
     if fmt == "json":
         sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
         return

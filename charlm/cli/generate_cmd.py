@@ -53,6 +53,10 @@ def generate(model_path, num_samples, length, temperature, top_k, top_p, greedy,
     then --top-p. Samples are drawn together as a batch and printed in order, the
     first unfinished one streaming. A sampled UNK is never printed: it is rejected and
     drawn again (unless --allow-unk).
+
+    A backward model (`charlm train --reverse`) draws each line from its end to its
+    start: --prime is then the end of the line, each sample is printed once complete
+    and in reading order, and --stop ends a sample when its text begins with STOP.
     """
     import numpy as np
 
@@ -80,6 +84,12 @@ def generate(model_path, num_samples, length, temperature, top_k, top_p, greedy,
         click.echo(f"charlm: warning: the prime has tokens the model does not know "
                    f"({shown}); they are read as UNK", err=True)
     prime_tokens = tokenize(prime, text_cfg)
+    backward = text_cfg.reverse
+    if backward and stop and text_cfg.level != "char":
+        raise UsageError("--stop with a backward word-level model is not supported; "
+                         "a backward model draws each line from its end")
+    if backward and stop:
+        stop = stop[::-1]           # the model meets the text right to left
 
     def primed_detokenizer():
         # The prime is printed as typed (unknown characters included); the
@@ -114,7 +124,8 @@ def generate(model_path, num_samples, length, temperature, top_k, top_p, greedy,
             raise CharlmError("this model file keeps no list of its training lines "
                               "(too many lines, or an older file): --novel is not possible")
         samples = novel_samples(bundle.model, vocab, text_cfg, num_samples, known, **kwargs)
-    elif fmt == "jsonl":
+    elif fmt == "jsonl" or backward:
+        # a backward model's sample is printed once it is complete, turned round
         samples = _in_index_order(collect(counted(sample(bundle.model, vocab, text_cfg,
                                                          num_samples=num_samples, **kwargs)),
                                           num_samples))
@@ -127,13 +138,16 @@ def generate(model_path, num_samples, length, temperature, top_k, top_p, greedy,
             ticker.clear()
             if novel:
                 ticker(len(s.tokens))
-            detok = primed_detokenizer()
-            body = "".join(detok.feed(t) for t in s.tokens)
-            if fmt == "jsonl":
-                out.write(json.dumps(_record(s, prime, prime_tokens, prime_lp, body, logprobs),
-                                     ensure_ascii=False) + "\n")
+            if backward:
+                text = _backward_text(s.tokens, prime, prime_tokens, text_cfg)
             else:
-                out.write(prime + body + "\n")
+                detok = primed_detokenizer()
+                text = prime + "".join(detok.feed(t) for t in s.tokens)
+            if fmt == "jsonl":
+                out.write(json.dumps(_record(s, text, prime_tokens, prime_lp, logprobs,
+                                             backward), ensure_ascii=False) + "\n")
+            else:
+                out.write(text + "\n")
             out.flush()
         ticker.clear()
         return
@@ -183,17 +197,31 @@ def _in_index_order(samples):
             nxt += 1
 
 
-def _record(s, prime, prime_tokens, prime_lp, body, logprobs):
+def _backward_text(tokens, prime, prime_tokens, text_cfg):
+    """A backward model's sample in reading order: its tokens turned round, then the
+    prime (the end of the line) as typed, spaced as the detokenizer would."""
+    from charlm.text.tokens import Detokenizer, reading_order
+
+    detok = Detokenizer(text_cfg)
+    body = "".join(detok.feed(t) for t in reading_order(tokens, text_cfg))
+    if not prime:
+        return body
+    joint = detok.feed(prime_tokens[0]) if prime_tokens and body else ""
+    return body + (" " if joint.startswith(" ") else "") + prime
+
+
+def _record(s, text, prime_tokens, prime_lp, logprobs, backward=False):
     """The JSON object for one sample. logprob is the model's log-probability of the
     whole text at temperature 1, prime included, and EOS when the sample ended there:
-    for a line model, what `charlm score` reports for the same line."""
+    for a line model, what `charlm score` reports for the same line. Tokens are listed
+    in the order the model read them (right to left for a backward model)."""
     lps = list(prime_lp) + list(s.logprobs)
-    toks = list(prime_tokens) + list(s.tokens)
+    toks = list(prime_tokens)[::-1 if backward else 1] + list(s.tokens)
     if s.reason == "eos":
         lps.append(s.eos_logprob)
         toks.append("<eos>")
     total = float(sum(lps))
-    rec = {"index": s.index, "text": prime + body, "tokens": len(toks), "logprob": total,
+    rec = {"index": s.index, "text": text, "tokens": len(toks), "logprob": total,
            "log10prob": total / math.log(10), "end": s.reason}
     if logprobs:
         rec["token_logprobs"] = [{"token": t, "logprob": lp} for t, lp in zip(toks, lps)]

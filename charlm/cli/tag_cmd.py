@@ -64,14 +64,22 @@ def input_kind(source, given):
                    "one JSON line per input line with entity text, type and character "
                    "offsets [default: inline for text, else the input's format].")
 @click.option("--tag-column", type=click.Choice(["upos", "xpos"]), default=None,
-              help="CoNLL-U output: the column to fill [default: the one the tagger "
-                   "learned].")
+              help="CoNLL-U output of a part-of-speech tagger: the column to fill "
+                   "[default: the one the tagger learned]. Entity taggers write "
+                   "NER=B-PER … to the MISC column.")
+@click.option("--probs", is_flag=True,
+              help="tsv, jsonl: add each token's probability of its tag (a third tsv "
+                   "column; a jsonl \"probs\" list): the softmax's, or a CRF tagger's "
+                   "marginal.")
+@click.option("--all-probs", is_flag=True,
+              help="jsonl: add each token's probability of every tag (a "
+                   "\"distributions\" list of {tag: probability}); implies --probs.")
 @click.option("--no-constrain", is_flag=True,
               help="Entity taggers: take each token's most probable tag instead of the "
                    "best valid sequence (constrained Viterbi).")
 @encoding_errors_option
-def tag(file, model_path, input_fmt, pretokenized, fmt, tag_column, no_constrain,
-        encoding_errors):
+def tag(file, model_path, input_fmt, pretokenized, fmt, tag_column, probs, all_probs,
+        no_constrain, encoding_errors):
     """Tag the sentences of FILE (default: standard input) with a tagger.
 
     Parts of speech with the bundled English tagger, or whatever a tagger of
@@ -99,6 +107,11 @@ def tag(file, model_path, input_fmt, pretokenized, fmt, tag_column, no_constrain
         raise UsageError("--format spans needs an entity tagger (its tags are "
                          f"{' '.join(bundle.vocab.tags[:6])} …); use inline, tsv, jsonl, "
                          "conllu or conll")
+    if all_probs and fmt != "jsonl":
+        raise UsageError(f"--all-probs needs --format jsonl (not {fmt})")
+    probs = probs or all_probs
+    if probs and fmt not in ("tsv", "jsonl"):
+        raise UsageError(f"--probs needs --format tsv or jsonl (not {fmt})")
     column = tag_column or bundle.tagging.get("tag_column") or "upos"
     if kind == "text":
         sentences = read_raw(file, pretokenized=pretokenized, encoding_errors=encoding_errors)
@@ -108,9 +121,17 @@ def tag(file, model_path, input_fmt, pretokenized, fmt, tag_column, no_constrain
     interactive = source is not None and source.isatty()
     out = sys.stdout
     # A person typing gets each line back at once; pipes are tagged a chunk at a time.
+    tag_ids = bundle.vocab.tag_ids
     for sent, tags in tag_stream(model, bundle.vocab, sentences,
-                                 chunk=1 if interactive else None):
-        out.write(format_sentence(sent, tags, fmt, scheme, column))
+                                 chunk=1 if interactive else None, probs=probs):
+        if probs:
+            tags, P = tags
+            picked = [P[t, tag_ids[tag]] for t, tag in enumerate(tags)]
+            dists = ([dict(zip(bundle.vocab.tags, row)) for row in P] if all_probs
+                     else None)
+            out.write(format_sentence(sent, tags, fmt, scheme, column, picked, dists))
+        else:
+            out.write(format_sentence(sent, tags, fmt, scheme, column))
         if interactive:
             out.flush()
     out.flush()

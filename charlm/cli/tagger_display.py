@@ -10,25 +10,32 @@ class TaggerDisplay(TrainDisplay):
 
     def on_started(self, ev):
         self.started = ev
-        run, st, m = self.run, self.run.stats, self.run.model.config
+        run = self.run
         if run.resumed_from:
             self.say(f"resuming {run.resumed_from} at step {ev.start_step}")
             for key, old, new in run.changes:
                 self.say(f"  changed {key.replace('_', '-')}: {old} → {new}")
-        dev = ("held out from the training file" if st["dev_held_out"] else "dev")
-        self.say(f"data    {', '.join(run.sources)}: {st['train_sentences']:,} sentences, "
-                 f"{fmt_count(ev.train_tokens)} tokens for training; "
-                 f"{st['dev_sentences']:,} sentences, {fmt_count(ev.val_tokens)} tokens {dev}")
-        scheme = f", entity scheme {run.scheme.upper()}" if run.scheme else ""
-        self.say(f"vocab   {len(run.vocab.words):,} words ({st['unk_rate']:.2%} of training, "
-                 f"{st['dev_unk_rate']:.2%} of dev tokens UNK), {len(run.vocab.chars)} "
-                 f"characters, {len(run.vocab.tags)} tags{scheme}")
-        self.say(f"model   Bi{m.cell.upper()} {m.layers}×{m.hidden} per direction, word "
-                 f"embedding {m.embed}, character Bi{m.cell.upper()} {m.char_hidden}; "
-                 f"{fmt_count(ev.num_params)} parameters; {ev.steps_per_epoch} steps per epoch")
-        self.say(f"output  {run.output} (best model by dev "
-                 f"{'entity F1' if run.scheme else 'accuracy'}), {run.checkpoint} (checkpoint)")
+        for line in self.start_lines(ev):
+            self.say(line)
         self._start_live()
+
+    def start_lines(self, ev):
+        """What the run reads, learns and writes, one line each."""
+        run, st, m = self.run, self.run.stats, self.run.model.config
+        dev = ("held out from the training file" if st["dev_held_out"] else "dev")
+        scheme = f", entity scheme {run.scheme.upper()}" if run.scheme else ""
+        return [
+            f"data    {', '.join(run.sources)}: {st['train_sentences']:,} sentences, "
+            f"{fmt_count(ev.train_tokens)} tokens for training; "
+            f"{st['dev_sentences']:,} sentences, {fmt_count(ev.val_tokens)} tokens {dev}",
+            f"vocab   {len(run.vocab.words):,} words ({st['unk_rate']:.2%} of training, "
+            f"{st['dev_unk_rate']:.2%} of dev tokens UNK), {len(run.vocab.chars)} "
+            f"characters, {len(run.vocab.tags)} tags{scheme}",
+            f"model   Bi{m.cell.upper()} {m.layers}×{m.hidden} per direction, word "
+            f"embedding {m.embed}, character Bi{m.cell.upper()} {m.char_hidden}; "
+            f"{fmt_count(ev.num_params)} parameters; {ev.steps_per_epoch} steps per epoch",
+            f"output  {run.output} (best model by dev "
+            f"{'entity F1' if run.scheme else 'accuracy'}), {run.checkpoint} (checkpoint)"]
 
     def quality_rows(self, table, s):
         if s.get("best_metrics"):

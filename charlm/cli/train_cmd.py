@@ -8,13 +8,14 @@ import sys
 import click
 from click.core import ParameterSource
 
-from charlm.cli.common import (Duration, FiniteRange, ReadingProgress, err_console,
-                               live_display, progress_option, read_stdin_corpus,
-                               run_file_options, text_options)
+from charlm.cli.common import (FiniteRange, ReadingProgress, live_display, read_stdin_corpus,
+                               report_options, run_file_options, schedule_options,
+                               stop_options, text_options)
 from charlm.cli.completion import complete_corpus
-from charlm.training.defaults import DEFAULT_DROPOUT
+from charlm.cli.workers import announce, begin, rank_console, rank_guard, workers_option
 from charlm.store import DEFAULT_MODEL, MODEL_ENV
-from charlm.training.schedule import DEFAULT_LR, DEFAULT_SCHEDULE, SCHEDULES
+from charlm.training.defaults import DEFAULT_DROPOUT
+from charlm.training.schedule import DEFAULT_LR
 
 # Exit statuses after a signal, as shells report them (128 + signal number).
 EXIT_INTERRUPTED = 130
@@ -28,7 +29,7 @@ TRAIN_FIELDS = ("batch_size", "seq_len", "lr", "optimizer", "clip", "steps", "ep
                 "lr_schedule", "warmup", "lr_decay", "lr_decay_every", "min_lr",
                 "sample_every", "sample_length", "checkpoint_every")
 MODEL_FIELDS = ("cell", "hidden", "layers", "embed", "dropout")
-TEXT_FIELDS = ("level", "split", "lowercase", "normalize", "graphemes")
+TEXT_FIELDS = ("level", "split", "lowercase", "normalize", "graphemes", "reverse")
 VOCAB_FIELDS = ("min_count", "max_vocab", "encoding_errors")
 
 
@@ -53,35 +54,8 @@ VOCAB_FIELDS = ("min_count", "max_vocab", "encoding_errors")
               help="Steps of truncated backpropagation through time (T).")
 @click.option("--batch-size", type=click.IntRange(1), default=32, show_default=True,
               help="Sequences trained in parallel (N).")
-@click.option("--lr", type=FiniteRange(0, min_open=True), default=DEFAULT_LR,
-              show_default=True, help="Learning rate.")
-@click.option("--lr-schedule", type=click.Choice(SCHEDULES), default=DEFAULT_SCHEDULE,
-              show_default=True,
-              help="constant; step: multiply by --lr-decay every --lr-decay-every epochs; "
-                   "cosine: down to --min-lr when training ends.")
-@click.option("--warmup", type=click.IntRange(0), default=0, show_default=True,
-              help="Steps of linear learning-rate warm-up.")
-@click.option("--lr-decay", type=FiniteRange(0, 1, min_open=True), default=0.5,
-              show_default=True, help="Factor of the step schedule.")
-@click.option("--lr-decay-every", type=FiniteRange(0, min_open=True), default=5.0,
-              show_default=True, help="Epochs between steps of the step schedule.")
-@click.option("--min-lr", type=FiniteRange(0), default=None,
-              help="Final rate of the cosine schedule [default: --lr / 10].")
-@click.option("--clip", type=FiniteRange(0), default=5.0, show_default=True,
-              help="Clip the gradient's global norm to this; 0 turns clipping off.")
-@click.option("--optimizer", type=click.Choice(["adam", "sgd"]), default="adam",
-              show_default=True, help="Update rule.")
-@click.option("--steps", type=click.IntRange(1), default=None,
-              help="Stop after this many updates in total.")
-@click.option("--epochs", type=FiniteRange(0, min_open=True), default=None,
-              help="Stop after this many passes over the training text "
-                   "[default: 50 when no stop condition is given].")
-@click.option("--time", "time_limit", type=Duration(), default=None,
-              help="Stop after this much training time in total: seconds, or 90s, 10m, 1.5h.")
-@click.option("--patience", type=click.IntRange(1), default=None,
-              help="Stop after this many validations in a row without improvement.")
-@click.option("--eval-every", type=click.IntRange(1), default=None,
-              help="Steps between validations [default: once an epoch].")
+@schedule_options(DEFAULT_LR)
+@stop_options("the training text", 50)
 @click.option("--val-fraction", type=FiniteRange(0, 1, max_open=True), default=0.1,
               show_default=True,
               help="Share held out for validation without --dev: random lines "
@@ -95,6 +69,9 @@ VOCAB_FIELDS = ("min_count", "max_vocab", "encoding_errors")
               show_default=True,
               help="Hold out (or read from --dev) at most this many tokens, so "
                    "validation stays quick on big corpora.")
+@click.option("--reverse", is_flag=True,
+              help="A backward model: read each line right to left (with --split lines). "
+                   "The model file says so, and generate and score use it that way.")
 @click.option("--vocab", "vocab_path", type=click.Path(dir_okay=False),
               help="Use the fixed vocabulary in this file (from `charlm tokenize "
                    "--vocab-out`) and its text settings, so models share one vocabulary.")
@@ -110,15 +87,11 @@ VOCAB_FIELDS = ("min_count", "max_vocab", "encoding_errors")
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32",
               show_default=True, help="Floating-point precision.")
 @text_options
-@progress_option
-@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
-@click.option("--log-file", type=click.Path(dir_okay=False),
-              help="Append one JSON object per validation to this file (JSON lines).")
-@click.option("--json", "as_json", is_flag=True,
-              help="Print a JSON summary on stdout at the end.")
+@workers_option
+@report_options
 @click.pass_context
 def train(ctx, corpus, output, force, resume_path, checkpoint_path, progress, quiet,
-          log_file, as_json, vocab_path, no_cache, dev, **opts):
+          log_file, as_json, vocab_path, no_cache, workers, **opts):
     """Train a language model on CORPUS and write it to a model file.
 
     CORPUS is one or more text files, directories (every *.txt below them), - for
@@ -130,28 +103,49 @@ def train(ctx, corpus, output, force, resume_path, checkpoint_path, progress, qu
     is written next to it. A model file or checkpoint that another run wrote is never
     replaced without --force. Ctrl-C (or SIGTERM) finishes the current step, saves, and
     prints the command that resumes the run exactly.
+
+    With --workers N (or under `mpiexec -n N`) N processes train together, each on
+    its share of every batch, and rank 0 reports and writes the files.
     """
+    team, progress = begin(ctx, workers, progress)
+    with rank_guard(ctx, team):
+        _train(ctx, team, corpus, output, force, resume_path, checkpoint_path, progress,
+               quiet, log_file, as_json, vocab_path, no_cache, opts)
+
+
+def _train(ctx, team, corpus, output, force, resume_path, checkpoint_path, progress, quiet,
+           log_file, as_json, vocab_path, no_cache, opts):
     from charlm.cli.train_display import TrainDisplay
     from charlm.lm import session
     from charlm.text.tokens import TextConfig
     from charlm.training.trainer import TrainConfig
 
+    root = team is None or team.root
+    dev = list(opts.pop("dev")) or None
+    if not root:
+        log_file, as_json = None, False
     if log_file:
         _check_log_file(log_file)
-    stdin_bytes = read_stdin_corpus(corpus)
+    stdin_bytes = read_stdin_corpus(corpus) if root else None
+    if team is not None:
+        stdin_bytes = team.bcast(stdin_bytes)
     command = _command_line()
-    console = err_console(progress)
+    console = rank_console(team, progress)
     reading = ReadingProgress(console, live_display(console, progress, quiet))
 
     def given(name):
         return ctx.get_parameter_source(name) in (ParameterSource.COMMANDLINE,
                                                    ParameterSource.ENVIRONMENT)
 
+    prime = None        # several workers: what rank 0 reads first (into the token cache)
     if resume_path:
         explicit = {name: value for name, value in opts.items() if given(name)}
-        run = session.resume(resume_path, overrides=explicit, sources=list(corpus) or None,
-                             stdin_bytes=stdin_bytes, output=output, command=command,
-                             log_file=log_file, force=force, dev=list(dev) or None)
+
+        def build():
+            return session.resume(resume_path, overrides=explicit,
+                                  sources=list(corpus) or None, stdin_bytes=stdin_bytes,
+                                  output=output, command=command, log_file=log_file,
+                                  force=force, dev=dev)
     else:
         if opts["steps"] is None and opts["epochs"] is None and opts["time_limit"] is None:
             opts["epochs"] = 50.0
@@ -165,17 +159,40 @@ def train(ctx, corpus, output, force, resume_path, checkpoint_path, progress, qu
                                        "dev text is the validation part")
             opts["val_fraction"] = 0.0
         train_cfg = TrainConfig(**{k: opts[k] for k in TRAIN_FIELDS})
-        with reading:
-            run = session.start(
-                list(corpus), text_cfg, train_cfg, **{k: opts[k] for k in MODEL_FIELDS},
-                min_count=opts["min_count"], max_vocab=opts["max_vocab"], vocab=vocab,
-                encoding_errors=opts["encoding_errors"], output=output,
-                checkpoint=checkpoint_path, command=command, stdin_bytes=stdin_bytes,
-                log_file=log_file, progress=reading, use_cache=not no_cache, force=force,
-                dev=list(dev) or None)
 
-    display = TrainDisplay(console, progress, quiet, run, run.log_file)
+        def build():
+            with reading:
+                return session.start(
+                    list(corpus), text_cfg, train_cfg, **{k: opts[k] for k in MODEL_FIELDS},
+                    min_count=opts["min_count"], max_vocab=opts["max_vocab"], vocab=vocab,
+                    encoding_errors=opts["encoding_errors"], output=output,
+                    checkpoint=checkpoint_path, command=command, stdin_bytes=stdin_bytes,
+                    log_file=log_file, progress=reading, use_cache=not no_cache,
+                    force=force, dev=dev)
+
+        def prime():
+            from charlm.text.cache import cacheable
+            from charlm.text.corpus import resolve_sources
+
+            if not no_cache and cacheable(resolve_sources(list(corpus), stdin_bytes)):
+                with reading:
+                    session.read_corpus(list(corpus), text_cfg, opts["encoding_errors"],
+                                        progress=reading)
+
+    run = distributed_run(team, build, "train", prime)
+    display = TrainDisplay(console, progress, quiet, run, run.log_file if root else None)
     drive(ctx, run, display, as_json)
+
+
+def distributed_run(team, build, command, prime=None):
+    """``build()`` a run, on every rank when there are several (``prime()`` on rank 0
+    first), and make its trainer one of them. Shared by every training command."""
+    if team is None:
+        return build()
+    run = team.setup(build, prime)
+    run.trainer.distribute(team)
+    announce(team, command, run.checkpoint)
+    return run
 
 
 def drive(ctx, run, display, as_json):
@@ -237,6 +254,8 @@ def _fixed_vocab(path, text_cfg, opts, given):
     from charlm.text.report import load_vocab
 
     vocab, vocab_cfg = load_vocab(path)
+    # The reading direction is the model's, not the vocabulary's.
+    vocab_cfg = type(vocab_cfg).from_dict(dict(vocab_cfg.to_dict(), reverse=opts["reverse"]))
     clash = [f"--{k.replace('_', '-')}" for k in TEXT_FIELDS
              if given(k) and opts[k] != getattr(vocab_cfg, k)]
     clash += [f"--{k.replace('_', '-')}" for k in ("min_count", "max_vocab") if given(k)]

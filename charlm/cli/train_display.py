@@ -29,6 +29,8 @@ def per_unit(nats, level):
         return "n/a"
     if level is None:                    # a tagger: nats per token, as printed
         return "nats/token"
+    if level == "line":                  # a classifier: one answer per line
+        return "nats/line"
     if level == "char":
         return f"{nats / LN2:.3f} bits/char"
     return f"ppl {math.exp(min(nats, 700)):.1f}"
@@ -38,7 +40,8 @@ def fmt_metrics(metrics):
     """Validation metrics other than the loss, e.g. "acc 95.12%  F1 71.3"."""
     if not metrics:
         return ""
-    names = {"accuracy": ("acc", lambda v: f"{v:.2%}"), "f1": ("F1", lambda v: f"{100 * v:.1f}")}
+    names = {"accuracy": ("acc", lambda v: f"{v:.2%}"), "f1": ("F1", lambda v: f"{100 * v:.1f}"),
+             "macro_f1": ("macro-F1", lambda v: f"{100 * v:.1f}")}
     parts = []
     for k, v in metrics.items():
         label, fmt = names.get(k, (k, lambda v: f"{v:.4g}"))
@@ -148,6 +151,9 @@ class TrainDisplay:
         self._start_live()
 
     def _start_live(self):
+        workers = getattr(self.started, "workers", 1)
+        if workers > 1:
+            self.say(f"workers {workers} processes, each training its share of every batch")
         if self.live_mode:
             self.live = Live(get_renderable=self.panel, console=self.console,
                              refresh_per_second=4, transient=True, redirect_stdout=False,
@@ -171,7 +177,7 @@ class TrainDisplay:
             if ev.val_loss is not None:
                 if self.level == "char":
                     rec["val_bits_per_char"] = ev.val_loss / LN2
-                else:
+                elif self.level != "line":
                     rec["val_perplexity"] = math.exp(min(ev.val_loss, 700))
             try:
                 self.log.write(json.dumps(rec) + "\n")
@@ -216,8 +222,10 @@ class TrainDisplay:
                f"val {self.eval.val_loss:.3f} ({per_unit(self.eval.val_loss, self.level)})")
         if self.eval is not None and self.eval.metrics:
             val += "  " + fmt_metrics(self.eval.metrics)
+        workers = getattr(self.started, "workers", 1)
+        on = f" on {workers} workers" if workers > 1 else ""
         stats = Text(f"loss {ev.smooth_loss:.3f} ({per_unit(ev.smooth_loss, self.level)})  "
-                     f"{val}  {fmt_count(ev.tokens_per_sec)} tok/s  lr {ev.lr:.2e}  "
+                     f"{val}  {fmt_count(ev.tokens_per_sec)} tok/s{on}  lr {ev.lr:.2e}  "
                      f"|g| {ev.grad_norm:.2f}  clipped {ev.clipped_fraction:.1%}")
         return Group(top, stats)
 
@@ -244,8 +252,9 @@ class TrainDisplay:
         table.add_column()
         table.add_row("stopped by", f"{REASONS.get(ev.reason, ev.reason)} at step {s['steps']}")
         self.quality_rows(table, s)
+        on = f" on {s['workers']} workers" if s.get("workers", 1) > 1 else ""
         table.add_row("tokens", f"{fmt_count(s['tokens'])} in {fmt_time(s['seconds'])} "
-                                f"({fmt_count(s['tokens_per_sec'] or 0)} tok/s)")
+                                f"({fmt_count(s['tokens_per_sec'] or 0)} tok/s{on})")
         table.add_row("clipped", f"{s['clipped_fraction']:.1%} of steps")
         if s.get("recoveries"):
             table.add_row("NaN recoveries", str(s["recoveries"]))

@@ -4,16 +4,17 @@ with the shared training display and loop driver."""
 import click
 from click.core import ParameterSource
 
-from charlm.cli.common import (Duration, encoding_errors_option, err_console, progress_option,
-                               run_file_options)
-from charlm.cli.train_cmd import _command_line, drive
+from charlm.cli.common import (encoding_errors_option, report_options, run_file_options,
+                               schedule_options, stop_options)
+from charlm.cli.train_cmd import _command_line, distributed_run, drive
+from charlm.cli.workers import begin, rank_console, rank_guard, workers_option
 from charlm.store import DEFAULT_TAGGER
-from charlm.training.schedule import SCHEDULES
 
 TRAIN_FIELDS = ("batch_size", "lr", "optimizer", "clip", "steps", "epochs", "time_limit",
                 "patience", "eval_every", "val_fraction", "seed", "dtype", "lr_schedule",
                 "warmup", "lr_decay", "lr_decay_every", "min_lr", "checkpoint_every")
-MODEL_FIELDS = ("cell", "hidden", "layers", "embed", "char_embed", "char_hidden", "dropout")
+MODEL_FIELDS = ("cell", "hidden", "layers", "embed", "char_embed", "char_hidden", "dropout",
+                "crf")
 DATA_FIELDS = ("format", "tag_column", "token_col", "tag_col", "tag_scheme", "min_count",
                "word_dropout", "lowercase", "encoding_errors")
 
@@ -65,53 +66,26 @@ DATA_FIELDS = ("format", "tag_column", "token_col", "tag_col", "tag_scheme", "mi
 @click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=0.25,
               show_default=True, help="Dropout on the inputs, between layers and before "
                                       "the softmax.")
+@click.option("--crf", is_flag=True,
+              help="Output layer: a linear-chain CRF (learned tag-to-tag transition scores, "
+                   "trained on whole sequences, decoded by Viterbi) instead of a softmax per "
+                   "token. For entity tags the scheme's invalid transitions are forbidden.")
 # training
 @click.option("--batch-size", type=click.IntRange(1), default=32, show_default=True,
               help="Sentences per batch (N).")
-@click.option("--lr", type=click.FloatRange(0, min_open=True), default=2e-3,
-              show_default=True, help="Learning rate.")
-@click.option("--lr-schedule", type=click.Choice(SCHEDULES), default="cosine",
-              show_default=True,
-              help="constant; step: multiply by --lr-decay every --lr-decay-every epochs; "
-                   "cosine: down to --min-lr when training ends.")
-@click.option("--warmup", type=click.IntRange(0), default=0, show_default=True,
-              help="Steps of linear learning-rate warm-up.")
-@click.option("--lr-decay", type=click.FloatRange(0, 1, min_open=True), default=0.5,
-              show_default=True, help="Factor of the step schedule.")
-@click.option("--lr-decay-every", type=click.FloatRange(0, min_open=True), default=5.0,
-              show_default=True, help="Epochs between steps of the step schedule.")
-@click.option("--min-lr", type=click.FloatRange(0), default=None,
-              help="Final rate of the cosine schedule [default: --lr / 10].")
-@click.option("--clip", type=click.FloatRange(0), default=5.0, show_default=True,
-              help="Clip the gradient's global norm to this; 0 turns clipping off.")
-@click.option("--optimizer", type=click.Choice(["adam", "sgd"]), default="adam",
-              show_default=True, help="Update rule.")
-@click.option("--steps", type=click.IntRange(1), default=None,
-              help="Stop after this many updates in total.")
-@click.option("--epochs", type=click.FloatRange(0, min_open=True), default=None,
-              help="Stop after this many passes over TRAIN "
-                   "[default: 30 when no stop condition is given].")
-@click.option("--time", "time_limit", type=Duration(), default=None,
-              help="Stop after this much training time in total: seconds, or 90s, 10m, 1.5h.")
-@click.option("--patience", type=click.IntRange(1), default=None,
-              help="Stop after this many validations in a row without improvement.")
-@click.option("--eval-every", type=click.IntRange(1), default=None,
-              help="Steps between validations [default: once an epoch].")
+@schedule_options(2e-3)
+@stop_options("TRAIN", 30)
 @click.option("--val-fraction", type=click.FloatRange(0, 1, max_open=True), default=0.1,
               show_default=True, help="Without --dev: share of TRAIN's sentences held out.")
 @click.option("--seed", type=int, default=1, show_default=True,
               help="Seed for initialisation, the held-out split, shuffling and dropout.")
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32",
               show_default=True, help="Floating-point precision.")
-@progress_option
-@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
-@click.option("--log-file", type=click.Path(dir_okay=False),
-              help="Append one JSON object per validation to this file (JSON lines).")
-@click.option("--json", "as_json", is_flag=True,
-              help="Print a JSON summary on stdout at the end.")
+@workers_option
+@report_options
 @click.pass_context
 def train_tagger(ctx, train, dev, output, force, resume_path, checkpoint_path, progress,
-                 quiet, log_file, as_json, case_sensitive, **opts):
+                 quiet, log_file, as_json, case_sensitive, workers, **opts):
     """Train a tagger (parts of speech, named entities) on a tagged file.
 
     TRAIN is a CoNLL-U file or a column file (token and tag columns, blank line
@@ -120,20 +94,32 @@ def train_tagger(ctx, train, dev, output, force, resume_path, checkpoint_path, p
     The model is a bidirectional LSTM (GRU, RNN) over word embeddings and character
     features of each word, with a softmax per token: ŷ⟨t⟩ = softmax(W_y [a→⟨t⟩;
     a←⟨t⟩] + b_y). Entity tags (IOB1/IOB2/BIOES/IO) are decoded by constrained
-    Viterbi, so no invalid sequence is ever output.
+    Viterbi, so no invalid sequence is ever output. With --crf the output layer is a
+    linear-chain CRF instead: p(y | x) ∝ exp(Σ_t s⟨t⟩[y⟨t⟩] + Σ_t trans[y⟨t-1⟩,
+    y⟨t⟩]), trained by the forward algorithm and decoded by Viterbi.
 
 
     Progress goes to stderr. The tagger file is written each time the dev accuracy
     (entity F1) improves; Ctrl-C finishes the step, saves, and prints the command
-    that resumes the run exactly.
+    that resumes the run exactly. With --workers N, N processes train together.
     """
+    team, progress = begin(ctx, workers, progress)
+    with rank_guard(ctx, team):
+        _train_tagger(ctx, team, train, dev, output, force, resume_path, checkpoint_path,
+                      progress, quiet, log_file, as_json, case_sensitive, opts)
+
+
+def _train_tagger(ctx, team, train, dev, output, force, resume_path, checkpoint_path,
+                  progress, quiet, log_file, as_json, case_sensitive, opts):
     from charlm.cli.tagger_display import TaggerDisplay
     from charlm.errors import UsageError
     from charlm.tagger import session
     from charlm.training.trainer import TrainConfig
 
+    if team is not None and not team.root:
+        log_file, as_json = None, False
     command = _command_line()
-    console = err_console(progress)
+    console = rank_console(team, progress)
     opts["lowercase"] = not case_sensitive
 
     def given(name):
@@ -145,9 +131,11 @@ def train_tagger(ctx, train, dev, output, force, resume_path, checkpoint_path, p
                     DATA_FIELDS and given(k)}
         if case_sensitive:
             explicit["lowercase"] = False
-        run = session.resume(resume_path, overrides=explicit, train_path=train,
-                             dev_path=dev, output=output, command=command, log_file=log_file,
-                             force=force)
+
+        def build():
+            return session.resume(resume_path, overrides=explicit, train_path=train,
+                                  dev_path=dev, output=output, command=command,
+                                  log_file=log_file, force=force)
     else:
         if train is None:
             raise UsageError("give TRAIN, a tagged file (or --resume CHECKPOINT)")
@@ -155,9 +143,14 @@ def train_tagger(ctx, train, dev, output, force, resume_path, checkpoint_path, p
             opts["epochs"] = 30.0
         train_cfg = TrainConfig(**{k: opts[k] for k in TRAIN_FIELDS})
         data = session.DataConfig(**{k: opts[k] for k in DATA_FIELDS})
-        run = session.start(train, dev, train_cfg, data,
-                            **{k: opts[k] for k in MODEL_FIELDS}, output=output,
-                            checkpoint=checkpoint_path, command=command, log_file=log_file,
-                            force=force)
-    display = TaggerDisplay(console, progress, quiet, run, run.log_file)
+
+        def build():
+            return session.start(train, dev, train_cfg, data,
+                                 **{k: opts[k] for k in MODEL_FIELDS}, output=output,
+                                 checkpoint=checkpoint_path, command=command,
+                                 log_file=log_file, force=force)
+
+    run = distributed_run(team, build, "train-tagger")
+    display = TaggerDisplay(console, progress, quiet, run,
+                            run.log_file if team is None or team.root else None)
     drive(ctx, run, display, as_json)

@@ -160,3 +160,36 @@ def char_features_run(cell, chars, lengths, W_ce, fw, bw):
     e, _ = lookup_forward(W_ce, chars)                                # (Tc, Ec, W)
     out = birnn_run(cell, e, lengths, fw, bw)
     return _ends(out, lengths, fw[1].shape[1])
+
+
+# --- initial weights --------------------------------------------------------------------
+
+def init_params(shapes, cell, hidden_of, rng, embeddings=("W_ex",), dtype=np.float32):
+    """Initial parameters of a model of (bi)directional layers and a softmax on top.
+
+    ``shapes``: {name: shape} in a fixed order (the draw follows it); ``hidden_of(name)``:
+    H of the layer a parameter belongs to. Recurrent and output weights are uniform in
+    ±1/√H (PyTorch's choice), the ``embeddings`` normal with standard deviation 1/√E,
+    biases (and CRF transition scores) zero but the LSTM forget gate at 1 (the cell starts by remembering): the
+    recipe the bundled tagger was trained and measured with. The language model's
+    random biases (Cell.bias_init with an rng) were tuned on long character windows,
+    not on sentences of ~20 words. Column 0 of every embedding (padding) is zero."""
+    params = {}
+    for name, shape in shapes.items():
+        H = hidden_of(name)
+        if name in embeddings:
+            w = rng.standard_normal(shape) / np.sqrt(shape[0])
+        elif name.endswith(".b_a"):
+            w = cell.bias_init(H, dtype)
+            if "f" in cell.gates:
+                f = cell.gates.index("f")
+                w[f * H:(f + 1) * H] = 1.0
+        elif name == "b_y" or name.startswith("crf."):     # CRF transition scores too
+            w = np.zeros(shape)
+        else:
+            s = 1.0 / np.sqrt(H)
+            w = rng.uniform(-s, s, size=shape)
+        params[name] = np.ascontiguousarray(w, dtype=dtype)
+    for name in embeddings:
+        params[name][:, 0] = 0.0
+    return params

@@ -189,7 +189,8 @@ def _summary(d):
     m, t, v, tr = d["model"], d["text"], d["vocab"], d["training"]
     head = [
         f"text    level {t['level']}, split {t['split']}, normalize {t['normalize']}"
-        f"{', lowercase' if t['lowercase'] else ''}{', graphemes' if t['graphemes'] else ''}",
+        f"{', lowercase' if t['lowercase'] else ''}{', graphemes' if t['graphemes'] else ''}"
+        f"{', reversed (a backward model: each line read right to left)' if t.get('reverse') else ''}",
         f"model   {m['cell'].upper()}, {m['layers']} layer(s) of H = {m['hidden']}, "
         f"V = {m['vocab_size']}, "
         f"{'E = ' + str(m['embed']) if m['embed'] else 'one-hot input'}, "

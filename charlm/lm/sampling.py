@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from charlm.errors import CharlmError, UsageError
-from charlm.text.tokens import Detokenizer, key_join, line_key, tokenize
+from charlm.text.tokens import Detokenizer, key_join, line_key, reading_order, tokenize
 from charlm.text.vocab import EOS_ID, UNK_ID
 
 
@@ -58,7 +58,8 @@ def encode_prime(prime, vocab, text_cfg):
     if text_cfg.split == "lines" and "\n" in toks:
         raise UsageError("the prime spans several lines, but this model was trained "
                          "with --split lines, one line per sample")
-    ids, _ = vocab.encode(toks)
+    # A backward model's prime is the end of the line, read right to left.
+    ids, _ = vocab.encode(reading_order(toks, text_cfg))
     unknown = [t for t in toks if t not in vocab.index]
     return ids, unknown
 
@@ -221,7 +222,7 @@ def sample_texts(model, vocab, text_cfg, num_samples, length, temperature=1.0, r
                     temperature=temperature, prime_ids=prime_ids, rng=rng)
     for s in collect(pieces, num_samples):
         d = Detokenizer(text_cfg)
-        out[s.index] = "".join(d.feed(t) for t in s.tokens)
+        out[s.index] = "".join(d.feed(t) for t in reading_order(s.tokens, text_cfg))
     return out
 
 
@@ -246,7 +247,8 @@ def novel_samples(model, vocab, text_cfg, num_samples, known, max_tries=None, **
         pieces = sample(model, vocab, text_cfg, num_samples=batch, prime_ids=prime, **kwargs)
         for s in collect(pieces, batch):
             tries += 1
-            key = line_key(prime_toks + s.tokens, key_join(text_cfg))
+            key = line_key(reading_order(prime_toks + s.tokens, text_cfg),
+                           key_join(text_cfg))
             i = np.searchsorted(known, np.uint64(key))
             if (i < len(known) and known[i] == key) or key in seen:
                 continue

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from charlm.text.tokens import NEWLINE, normalize_text, split_tokens
+from charlm.text.tokens import NEWLINE, normalize_text, reading_order, split_tokens
 from charlm.text.vocab import EOS, EOS_ID
 
 LOG10_E = 1.0 / math.log(10.0)
@@ -139,7 +139,9 @@ class Summary:
 
 
 def line_tokens(line, text_cfg):
-    return split_tokens(normalize_text(line, text_cfg), text_cfg)
+    """A line's tokens in the order the model reads them (right to left for a
+    backward model)."""
+    return reading_order(split_tokens(normalize_text(line, text_cfg), text_cfg), text_cfg)
 
 
 class Scorer:

@@ -69,6 +69,40 @@ def training_lines(training, best, sources_label):
     return lines
 
 
+def resume_state(training):
+    """Where a checkpoint's run stands (step, epoch, window, elapsed), from its
+    training record."""
+    st = (training.get("resume") or {}).get("state") or {}
+    return {"step": st.get("step"), "epoch": st.get("epoch"), "window": st.get("window"),
+            "elapsed": st.get("elapsed")}
+
+
+# How the dev metrics a trainer selected by read in ``charlm info``.
+BEST_METRICS = (("accuracy", "; best dev accuracy {:.2%}", 1),
+                ("f1", ", entity F1 {:.1f}", 100), ("macro_f1", ", macro-F1 {:.1f}", 100))
+
+
+def dev_lines(training, sources_label="data"):
+    """:func:`training_lines` of a run selected by dev metrics (accuracy, entity F1,
+    macro-F1, and the step of the best model)."""
+    lines = []
+    if training:
+        metrics = training.get("best_metrics") or {}
+        best = "".join(fmt.format(scale * metrics[key]) for key, fmt, scale in BEST_METRICS
+                       if metrics.get(key) is not None)
+        if training.get("best_step") is not None:
+            best += f" at step {training['best_step']}"
+        lines += training_lines(training, best, sources_label)
+    return lines
+
+
+def resume_line(d, command):
+    """The closing line of a checkpoint's description: its step and how to go on."""
+    r = d["resume"]
+    return (f"checkpoint at step {r['step']} (epoch {r['epoch']}); resume with: "
+            f"charlm {command} --resume {d['file']}")
+
+
 def _kind(path):
     """The kind a file's header names, or None when it has no readable header (then
     the language model's loader explains what is wrong)."""

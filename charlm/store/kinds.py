@@ -102,6 +102,22 @@ def read(path):
     return kind, kind.rebuild(header, arrays, parsed)
 
 
+def door(path, accepted, missing, wrong):
+    """The bundle of the file at ``path`` when its kind is one of ``accepted``: what
+    each kind's loader (its door) does. ``missing``: the message when there is no such
+    file; ``wrong(kind)``: the message for a file of another kind (both one line, the
+    file's name first)."""
+    from charlm.errors import ModelFileError
+
+    try:
+        kind, bundle = read(path)
+    except FileNotFoundError:
+        raise ModelFileError(missing) from None
+    if kind.name not in accepted:
+        raise ModelFileError(wrong(kind))
+    return bundle
+
+
 def training_of(header):
     """The header's ``training`` object ({} when absent or not an object)."""
     training = header.get("training")

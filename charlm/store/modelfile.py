@@ -56,12 +56,8 @@ def load(path, kinds=("model", "checkpoint")):
     """Read a model file or checkpoint into a :class:`Bundle`. Everything in the file
     is checked before it is used (:mod:`charlm.store.validate`); any problem is a
     :class:`ModelFileError` naming the file."""
-    try:
-        kind, bundle = registry.read(path)
-    except FileNotFoundError:
-        raise ModelFileError(
-            f"{path}: no such model file; train one with `charlm train` "
-            f"or pass -m/--model (default: ${MODEL_ENV}, then {DEFAULT_MODEL})") from None
-    if kind.name not in kinds:
-        raise ModelFileError(f"{path}: is a {kind.name} file, not a language model")
-    return bundle
+    return registry.door(
+        path, kinds,
+        f"{path}: no such model file; train one with `charlm train` "
+        f"or pass -m/--model (default: ${MODEL_ENV}, then {DEFAULT_MODEL})",
+        lambda kind: f"{path}: is a {kind.name} file, not a language model")

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from charlm.errors import ModelFileError
 from charlm.store import (BUNDLED_TAGGER, DEFAULT_TAGGER, TAGGER_ENV,  # noqa: F401
                           archive, default_tagger_path)
 from charlm.store import kinds as registry
@@ -47,17 +46,14 @@ def save(path, bundle):
 
 def load(path):
     """Read a tagger or its checkpoint (a language model is refused in one line)."""
-    try:
-        kind, bundle = registry.read(path)
-    except FileNotFoundError:
-        raise ModelFileError(f"{path}: no such tagger file; train one with `charlm "
-                             f"train-tagger`, or leave out -m for the bundled English "
-                             f"tagger (${TAGGER_ENV} chooses another)") from None
-    if kind.name == "checkpoint":
-        raise ModelFileError(f"{path}: is a language model's checkpoint, not a tagger; "
-                             f"resume it with `charlm train --resume {path}`")
-    if kind.name not in KINDS:
-        raise ModelFileError(f"{path}: is a {kind.noun}, not a tagger; train a tagger "
-                             "with `charlm train-tagger` (or leave out -m for the bundled "
-                             "English tagger)")
-    return bundle
+    def wrong(kind):
+        if kind.name == "checkpoint":
+            return (f"{path}: is a language model's checkpoint, not a tagger; resume it "
+                    f"with `charlm train --resume {path}`")
+        return (f"{path}: is a {kind.noun}, not a tagger; train a tagger with `charlm "
+                "train-tagger` (or leave out -m for the bundled English tagger)")
+
+    return registry.door(
+        path, KINDS,
+        f"{path}: no such tagger file; train one with `charlm train-tagger`, or leave out "
+        f"-m for the bundled English tagger (${TAGGER_ENV} chooses another)", wrong)

@@ -162,6 +162,58 @@ def _field_types(f):
     return tuple(out) or None
 
 
+# --- the checks every recurrent model's header shares --------------------------------------
+
+FLOATS = ("float32", "float64")
+
+
+def check_recurrent(config, sizes, where="header.model"):
+    """A model's settings: a cell this charlm knows, the ``sizes`` (names of integer
+    settings) between 1 and 2³², dropout in [0, 1)."""
+    from charlm.engine.cells import CELLS
+
+    if config.cell not in CELLS:
+        raise Invalid(f"unknown cell {config.cell!r} (this charlm knows {', '.join(CELLS)})")
+    for name in sizes:
+        value = getattr(config, name)
+        if not isinstance(value, int) or not 1 <= value < 1 << 32:
+            raise Invalid(f"{where}.{name} = {value!r} is out of range")
+    if not 0.0 <= config.dropout < 1.0:
+        raise Invalid(f"{where}.dropout = {config.dropout} is out of range")
+
+
+def string_lists(d, keys, where="header.vocab"):
+    """The lists ``d[key]`` for each key, which must hold strings only."""
+    out = []
+    for key in keys:
+        items = field_of(d, key, list, where)
+        if not all(isinstance(t, str) for t in items):
+            raise Invalid(f"{where}.{key} must all be strings")
+        out.append(items)
+    return out
+
+
+def check_sizes(pairs):
+    """(expected, found, what) triples: a model's sizes against its vocabulary's."""
+    for want, have, what in pairs:
+        if want != have:
+            raise Invalid(f"the model expects {want} {what} but the vocabulary has {have}")
+
+
+def params_layout(header, config, checkpoint, parsed):
+    """The :class:`Layout` of a model whose parameters are ``config.param_shapes()`` in
+    the header's float dtype, with Adam's moments beside them in a checkpoint."""
+    dtype = field_of(header, "dtype", str)
+    if dtype not in FLOATS:
+        raise Invalid(f"parameters must be float32 or float64, not {dtype!r}")
+    params = {name: ArraySpec(tuple(shape), (dtype,))
+              for name, shape in config.param_shapes().items()}
+    optional = []
+    if checkpoint:
+        optional.append((r"optimizer/[mv]/(.+)", lambda m: params.get(m.group(1))))
+    return Layout(params, optional, parsed=parsed)
+
+
 # --- reading an archive --------------------------------------------------------------------
 
 def read_archive(path):

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from charlm.errors import CorpusError
+from charlm.training.batching import length_batches
 
 PAD, UNK = "<pad>", "<unk>"
 PAD_ID, UNK_ID = 0, 1
@@ -132,6 +133,16 @@ class Batch:
     def size(self):
         return int(self.lengths.sum())
 
+    def rows(self, lo, hi):
+        """Sentences lo:hi (one worker's share of a batch), keeping only the character
+        forms they use; the width T stays the batch's."""
+        types = self.types[lo:hi]
+        used, inverse = np.unique(types, return_inverse=True)      # still longest first
+        clen = self.char_lengths[used]
+        return Batch(self.words[lo:hi], inverse.reshape(types.shape),
+                     self.chars[:int(clen.max()), used], clen, self.lengths[lo:hi],
+                     self.order[lo:hi])
+
 
 def encode_forms(vocab, forms):
     """Character ids of word forms, longest first: (chars (Tc, W), lengths (W,),
@@ -210,17 +221,8 @@ class TagBatches:
     def epoch(self, rng=None):
         if rng is None and self._fixed is not None:
             return self._fixed
-        n = len(self.tokens_)
-        if rng is None:
-            order = np.argsort(self.lengths, kind="stable")
-        else:
-            perm = rng.permutation(n)
-            order = perm[np.argsort(self.lengths[perm], kind="stable")]
-        chunks = [order[i:i + self.batch_size] for i in range(0, n, self.batch_size)]
-        if rng is not None:
-            chunks = [chunks[i] for i in rng.permutation(len(chunks))]
         out = []
-        for idx in chunks:
+        for idx in length_batches(self.lengths, self.batch_size, rng):
             words = [self.word_ids[i] for i in idx]
             if rng is not None and self.unk_p is not None:
                 words = [np.where(rng.random(len(w)) < self.unk_p[w], UNK_ID, w)
@@ -230,6 +232,12 @@ class TagBatches:
         if rng is None:
             self._fixed = out
         return out
+
+    @staticmethod
+    def share(item, lo, hi):
+        """Sentences lo:hi of a batch (x, y, mask), for one of several workers."""
+        x, y, mask = item
+        return x.rows(lo, hi), y[lo:hi], mask[lo:hi]
 
     def gold(self):
         """Tag ids per sentence, in input order."""

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from charlm.engine.crf import crf_viterbi
 from charlm.text.schemes import split_tag
 
 
@@ -67,33 +68,8 @@ def viterbi(scores, lengths, allowed, allowed_start, allowed_end) -> list[list[i
     """Best allowed tag-id path of each row of ``scores`` (N, T, K) over its real length
     ``lengths[n]``; returns N lists of ints. A row with no allowed path (a tag set that
     cannot form one) gets the best unconstrained-start path the penalties leave."""
-    scores = np.asarray(scores, dtype=np.float64)
-    N, T, K = scores.shape
-    lengths = np.asarray(lengths, dtype=np.int64).reshape(N)
-    if N == 0 or T == 0:
-        return [[] for _ in range(N)]
     with np.errstate(divide="ignore"):
         log_trans = np.log(np.asarray(allowed, dtype=np.float64))      # (K, K) 0 or -inf
         log_start = np.log(np.asarray(allowed_start, dtype=np.float64))  # (K,)
         log_end = np.log(np.asarray(allowed_end, dtype=np.float64))      # (K,)
-    delta = scores[:, 0] + log_start                                   # (N, K)
-    back = np.zeros((N, T, K), dtype=np.int64)
-    for t in range(1, T):
-        cand = delta[:, :, None] + log_trans[None]                     # (N, K from, K to)
-        prev = cand.argmax(axis=1)                                     # (N, K)
-        best = np.take_along_axis(cand, prev[:, None, :], axis=1)[:, 0]  # (N, K)
-        live = (t < lengths)[:, None]                                  # (N, 1)
-        delta = np.where(live, best + scores[:, t], delta)
-        back[:, t] = prev
-    last = (delta + log_end).argmax(axis=1)                            # (N,)
-    paths = np.zeros((N, T), dtype=np.int64)
-    rows = np.arange(N)
-    cur = last
-    for t in range(T - 1, -1, -1):
-        here = t < lengths                                             # rows that reach t
-        at_end = t == lengths - 1
-        cur = np.where(at_end, last, cur)
-        paths[:, t] = np.where(here, cur, 0)
-        if t > 0:
-            cur = np.where(here, back[rows, t, cur], cur)
-    return [paths[n, :lengths[n]].tolist() for n in range(N)]
+    return crf_viterbi(scores, lengths, log_trans, log_start, log_end)

@@ -9,50 +9,25 @@ from __future__ import annotations
 
 from charlm.store import info, kinds, validate
 from charlm.store.tagfile import TaggerBundle
-from charlm.store.validate import ArraySpec, Invalid
 from charlm.tagger.data import TagVocab
 from charlm.tagger.model import TaggerConfig, TaggerModel
-
-FLOATS = ("float32", "float64")
 
 
 def _layout(header, checkpoint):
     """Check a tagger's header; its arrays with their shapes and dtypes."""
     config = validate.settings_from(TaggerConfig, validate.field_of(header, "model", dict),
                                     "model")
-    from charlm.engine.cells import CELLS
-
-    if config.cell not in CELLS:
-        raise Invalid(f"unknown cell {config.cell!r} (this charlm knows {', '.join(CELLS)})")
-    for name in ("n_words", "n_chars", "n_tags", "hidden", "layers", "embed", "char_embed",
-                 "char_hidden"):
-        value = getattr(config, name)
-        if not isinstance(value, int) or not 1 <= value < 1 << 32:
-            raise Invalid(f"header.model.{name} = {value!r} is out of range")
-    if not 0.0 <= config.dropout < 1.0:
-        raise Invalid(f"header.model.dropout = {config.dropout} is out of range")
+    validate.check_recurrent(config, ("n_words", "n_chars", "n_tags", "hidden", "layers",
+                                      "embed", "char_embed", "char_hidden"))
     d = validate.field_of(header, "vocab", dict)
-    for key in ("words", "chars", "tags"):
-        items = validate.field_of(d, key, list, "header.vocab")
-        if not all(isinstance(t, str) for t in items):
-            raise Invalid(f"header.vocab.{key} must all be strings")
+    validate.string_lists(d, ("words", "chars", "tags"))
     vocab = TagVocab.from_dict(d)
-    for want, have, what in ((config.n_words, len(vocab.words), "words"),
-                             (config.n_chars, len(vocab.chars), "characters"),
-                             (config.n_tags, len(vocab.tags), "tags")):
-        if want != have:
-            raise Invalid(f"the model expects {want} {what} but the vocabulary has {have}")
+    validate.check_sizes(((config.n_words, len(vocab.words), "words"),
+                          (config.n_chars, len(vocab.chars), "characters"),
+                          (config.n_tags, len(vocab.tags), "tags")))
     tagging = validate.field_of(header, "tagging", dict)
-    dtype = validate.field_of(header, "dtype", str)
-    if dtype not in FLOATS:
-        raise Invalid(f"parameters must be float32 or float64, not {dtype!r}")
-    params = {name: ArraySpec(tuple(shape), (dtype,))
-              for name, shape in config.param_shapes().items()}
-    optional = []
-    if checkpoint:
-        optional.append((r"optimizer/[mv]/(.+)", lambda m: params.get(m.group(1))))
-    return validate.Layout(params, optional,
-                           parsed={"config": config, "vocab": vocab, "tagging": tagging})
+    return validate.params_layout(header, config, checkpoint,
+                                  {"config": config, "vocab": vocab, "tagging": tagging})
 
 
 def _rebuild(header, arrays, parsed):
@@ -74,11 +49,17 @@ def _meaning(name, cfg):
         return "output projection: W_y [a→⟨t⟩; a←⟨t⟩]"
     if name == "b_y":
         return "output bias"
+    if name == "crf.trans":
+        return "CRF transition scores trans[i, j], tag i → tag j"
+    if name == "crf.start":
+        return "CRF score of each tag opening a sentence"
+    if name == "crf.end":
+        return "CRF score of each tag closing a sentence"
     prefix, d, short = name.split(".")
     arrow = "a→" if d == "fw" else "a←"
     where = ("character BiRNN" if prefix == "char" else f"layer {prefix[5:]}")
     inp = ("the character embedding" if prefix == "char" else
-           "x⟨t⟩ = [W_ex w⟨t⟩; c⟨t⟩]" if prefix == "layer1" else
+           "x⟨t⟩ = [W_ex w⟨t⟩; χ⟨t⟩]" if prefix == "layer1" else
            f"[a→; a←] of layer {int(prefix[5:]) - 1}")
     gates = ", ".join(cfg.cell_spec.gates)
     return {"W_aa": f"{where}, {arrow}: recurrent weights, gates {gates} stacked by rows",
@@ -90,9 +71,9 @@ def _describe(b):
     cfg, vocab = b.model.config, b.vocab
     cell = cfg.cell.upper()
     equations = [
-        f"c⟨t⟩ = [a→⟨len⟩; a←⟨1⟩] of a character Bi{cell} (H_c = {cfg.char_hidden}) "
+        f"χ⟨t⟩ = [a→⟨len⟩; a←⟨1⟩] of a character Bi{cell} (H_c = {cfg.char_hidden}) "
         "over the word's characters",
-        "x⟨t⟩ = [W_ex w⟨t⟩; c⟨t⟩]",
+        "x⟨t⟩ = [W_ex w⟨t⟩; χ⟨t⟩]",
         f"a→⟨t⟩ = {cell}→(a→⟨t-1⟩, x⟨t⟩)      left to right",
         f"a←⟨t⟩ = {cell}←(a←⟨t+1⟩, x⟨t⟩)      right to left, within the sentence",
     ]
@@ -100,7 +81,12 @@ def _describe(b):
         equations.append(f"layers 2..{cfg.layers}: the same over [a→⟨t⟩; a←⟨t⟩] of the "
                          "layer below")
     equations += ["each direction's cell:"] + ["  " + e for e in info.EQUATIONS[cfg.cell]]
-    equations.append("ŷ⟨t⟩ = softmax(W_y [a→⟨t⟩; a←⟨t⟩] + b_y)")
+    if cfg.crf:
+        equations += ["s⟨t⟩ = W_y [a→⟨t⟩; a←⟨t⟩] + b_y",
+                      "p(y | x) ∝ exp(start[y⟨1⟩] + Σ_t s⟨t⟩[y⟨t⟩] + Σ_t trans[y⟨t-1⟩, y⟨t⟩] "
+                      "+ end[y⟨T_x⟩])   (linear-chain CRF)"]
+    else:
+        equations.append("ŷ⟨t⟩ = softmax(W_y [a→⟨t⟩; a←⟨t⟩] + b_y)")
     out = {
         "tagging": b.tagging,
         "model": {**cfg.to_dict(), "parameters": cfg.num_params()},
@@ -113,9 +99,7 @@ def _describe(b):
         "training": {k: v for k, v in b.training.items() if k != "resume"},
     }
     if b.kind == "tagger-checkpoint":
-        st = b.training.get("resume", {}).get("state", {})
-        out["resume"] = {"step": st.get("step"), "epoch": st.get("epoch"),
-                         "window": st.get("window"), "elapsed": st.get("elapsed")}
+        out["resume"] = info.resume_state(b.training)
     return out
 
 
@@ -123,31 +107,21 @@ def _summary(d):
     m, tg, v, tr = d["model"], d["tagging"], d["vocab"], d["training"]
     scheme = tg.get("scheme")
     what = "entity scheme " + scheme.upper() if scheme else tg.get("tag_column", "tags")
+    decoding = ("CRF Viterbi" if m.get("crf") else
+                "constrained Viterbi" if scheme else "argmax per token")
     head = [
-        f"tags    {len(v['tags'])} ({what}; decoding: "
-        f"{'constrained Viterbi' if scheme else 'argmax per token'}): {' '.join(v['tags'])}",
+        f"tags    {len(v['tags'])} ({what}; decoding: {decoding}): {' '.join(v['tags'])}",
         f"model   Bi{m['cell'].upper()}, {m['layers']} layer(s) of H = {m['hidden']} per "
         f"direction, word embedding E = {m['embed']}, character Bi{m['cell'].upper()} "
         f"E_c = {m['char_embed']}, H_c = {m['char_hidden']}, dropout {m['dropout']}, "
-        f"{m['parameters']:,} parameters",
+        f"{'CRF output layer, ' if m.get('crf') else ''}{m['parameters']:,} parameters",
     ]
     tail = [f"vocab   {v['words']:,} words"
             f"{' (looked up in lower case)' if v['lowercase'] else ''}, "
             f"{v['chars']} characters; most frequent words: {' '.join(v['most_frequent'])}"]
-    if tr:
-        best_metrics = tr.get("best_metrics") or {}
-        best = ""
-        if "accuracy" in best_metrics:
-            best += f"; best dev accuracy {best_metrics['accuracy']:.2%}"
-        if "f1" in best_metrics:
-            best += f", entity F1 {100 * best_metrics['f1']:.1f}"
-        if tr.get("best_step") is not None:
-            best += f" at step {tr['best_step']}"
-        tail += info.training_lines(tr, best, "data")
+    tail += info.dev_lines(tr)
     if "resume" in d:
-        r = d["resume"]
-        tail.append(f"checkpoint at step {r['step']} (epoch {r['epoch']}); resume with: "
-                    f"charlm train-tagger --resume {d['file']}")
+        tail.append(info.resume_line(d, "train-tagger"))
     return info.Summary(head=head, gates="gate rows of W_aa, W_ax, b_a (word BiRNN)",
                         tail=tail)
 

@@ -3,14 +3,20 @@ softmax per token.
 
 For every token t of a sentence of length T_x (notes, "Bidirectional RNN")::
 
-    x⟨t⟩ = [W_ex w⟨t⟩; c⟨t⟩]              word embedding; character features of the word
+    x⟨t⟩ = [W_ex w⟨t⟩; χ⟨t⟩]              word embedding; character features of the word
     a→⟨t⟩[l], a←⟨t⟩[l] = BiRNN layer l over [a→[l-1]; a←[l-1]] (layer 1 over x)
     ŷ⟨t⟩ = softmax(W_y [a→⟨t⟩; a←⟨t⟩] + b_y)    top layer, K tags
     L = -(1/#tokens) Σ_t log ŷ⟨t⟩[y⟨t⟩]         padding masked out
 
-c⟨t⟩ = [a→⟨len⟩; a←⟨1⟩] of a character BiRNN over the word's characters
+χ⟨t⟩ = [a→⟨len⟩; a←⟨1⟩] of a character BiRNN over the word's characters
 (:func:`charlm.engine.bidirectional.char_features_forward`). Dropout is applied to
 x⟨t⟩, between layers and before W_y in training.
+
+With ``crf`` the softmax is replaced by a linear-chain CRF over the scores
+s⟨t⟩ = W_y [a→⟨t⟩; a←⟨t⟩] + b_y (:mod:`charlm.engine.crf`):
+p(y | x) ∝ exp(start[y⟨1⟩] + Σ_t s⟨t⟩[y⟨t⟩] + Σ_t trans[y⟨t-1⟩, y⟨t⟩] + end[y⟨T_x⟩]),
+L = Σ_sentences −log p(y | x) / #tokens; the transitions the tag scheme forbids are
+held at NEG (probability 0) in training and decoding.
 
 Parameters, named after the notes (fw = the a→ direction, bw = a←):
 
@@ -26,6 +32,9 @@ Parameters, named after the notes (fw = the a→ direction, bw = a←):
     layerL.bw.…
     W_y             (K, 2H)        output projection over [a→; a←]
     b_y             (K,)
+    crf.trans       (K, K)         CRF only: score of tag i → tag j
+    crf.start       (K,)           CRF only: score of each first tag
+    crf.end         (K,)           CRF only: score of each last tag
 """
 
 from __future__ import annotations
@@ -38,7 +47,9 @@ import numpy as np
 from charlm.engine.bidirectional import (birnn_backward, birnn_forward, birnn_run,
                                          char_features_backward, char_features_forward,
                                          char_features_run, live_counts)
+from charlm.engine.bidirectional import init_params as birnn_init
 from charlm.engine.cells import CELLS
+from charlm.engine.crf import constrain, crf_backward, crf_forward, crf_marginals, crf_viterbi
 from charlm.engine.ops import (affine_backward, affine_forward, dropout_backward,
                                dropout_forward, log_softmax, lookup_backward, lookup_forward,
                                softmax_cross_entropy_backward, softmax_cross_entropy_forward)
@@ -61,6 +72,7 @@ class TaggerConfig(Settings):
     char_embed: int = 32        # E_c
     char_hidden: int = 32       # H_c per direction of the character BiRNN
     dropout: float = 0.25       # on the inputs, between layers, before W_y (training only)
+    crf: bool = False           # a linear-chain CRF over W_y's scores instead of a softmax
 
     STRICT = True
     WHAT = "tagger settings"
@@ -89,6 +101,10 @@ class TaggerConfig(Settings):
             birnn(f"layer{layer}", self.input_width(layer), self.hidden)
         shapes["W_y"] = (self.n_tags, 2 * self.hidden)
         shapes["b_y"] = (self.n_tags,)
+        if self.crf:
+            shapes["crf.trans"] = (self.n_tags, self.n_tags)
+            shapes["crf.start"] = (self.n_tags,)
+            shapes["crf.end"] = (self.n_tags,)
         return shapes
 
     def num_params(self):
@@ -96,46 +112,33 @@ class TaggerConfig(Settings):
 
 
 def init_params(config, rng, dtype=np.float32):
-    """Recurrent and output weights uniform in ±1/√H (PyTorch's choice), embeddings
-    normal with standard deviation 1/√E, biases zero but the LSTM forget gate."""
-    params = {}
-    for name, shape in config.param_shapes().items():
-        H = config.char_hidden if name.startswith("char.") else config.hidden
-        if name in ("W_ex", "char.W_ce"):
-            w = rng.standard_normal(shape) / np.sqrt(shape[0])
-        elif name.endswith(".b_a"):
-            # Zero, but the LSTM forget gate at 1 (the cell starts by remembering):
-            # the recipe the bundled tagger was trained and measured with. The
-            # language model's random biases (Cell.bias_init with an rng) were tuned
-            # on long character windows, not on sentences of ~20 words.
-            w = config.cell_spec.bias_init(H, dtype)
-            if config.cell == "lstm":
-                f = config.cell_spec.gates.index("f")
-                w[f * H:(f + 1) * H] = 1.0
-        elif name == "b_y":
-            w = np.zeros(shape)
-        else:
-            s = 1.0 / np.sqrt(H)
-            w = rng.uniform(-s, s, size=shape)
-        params[name] = np.ascontiguousarray(w, dtype=dtype)
-    params["W_ex"][:, 0] = 0.0                 # padding
-    params["char.W_ce"][:, 0] = 0.0
-    return params
+    """See :func:`charlm.engine.bidirectional.init_params`; the character BiRNN's
+    weights by H_c, the word BiRNN's and W_y by H; CRF transition scores zero."""
+    def hidden_of(name):
+        return config.char_hidden if name.startswith("char.") else config.hidden
+
+    return birnn_init(config.param_shapes(), config.cell_spec, hidden_of, rng,
+                      ("W_ex", "char.W_ce"), dtype)
 
 
 class TaggerModel:
     """Parameters plus forward/backward over batches of padded sentences.
 
     ``tags`` and ``decoder`` (optional) let :meth:`evaluate` report entity F1:
-    ``decoder(logp (N, T, K), lengths)`` → best tag ids per sentence."""
+    ``decoder(logp (N, T, K), lengths)`` → best tag ids per sentence (softmax taggers).
+    ``constraints``: the tag scheme's (allowed (K, K), allowed_start (K,), allowed_end
+    (K,)) bool masks (:func:`charlm.tagger.decode.transition_mask`), which a CRF
+    tagger's transitions obey in training and decoding; None allows everything."""
 
-    def __init__(self, config, params, tags=None, decoder=None, entities=False):
+    def __init__(self, config, params, tags=None, decoder=None, entities=False,
+                 constraints=None):
         self.config = config
         self.params = params
         self.cell = config.cell_spec
         self.tags = tags
         self.decoder = decoder
         self.entities = entities
+        self.constraints = constraints
 
     @classmethod
     def create(cls, config, rng, dtype=np.float32, **kw):
@@ -177,13 +180,30 @@ class TaggerModel:
             caches.append((c_drop, c_bi))
         h, c_top = dropout_forward(h, drop, rng)
         logits, c_out = affine_forward(h, p["W_y"], p["b_y"])              # (T, K, N)
-        loss, c_loss = softmax_cross_entropy_forward(logits, y.T, mask.T)
+        if cfg.crf:
+            # L = Σ_n (log Z_n − score_n(y_n)) / #tokens: per token, like the softmax's
+            tokens = float(mask.sum())
+            nll, c_crf = crf_forward(logits.transpose(2, 0, 1), y, x.lengths,
+                                     *self.transitions())                  # (N, T, K)
+            loss, c_loss = nll / tokens, (c_crf, tokens)
+        else:
+            loss, c_loss = softmax_cross_entropy_forward(logits, y.T, mask.T)
         return loss, None, (c_char, c_cf, c_e, caches, c_top, c_out, c_loss)
 
     def backward(self, cache):
         c_char, c_cf, c_e, caches, c_top, c_out, c_loss = cache
         g = {}
-        dlogits = softmax_cross_entropy_backward(1.0, c_loss)
+        if self.config.crf:
+            c_crf, tokens = c_loss
+            ds, dtrans, dstart, dend = crf_backward(1.0 / tokens, c_crf)
+            dlogits = np.ascontiguousarray(ds.transpose(1, 2, 0))           # (T, K, N)
+            allowed, allowed_start, allowed_end = self._masks()
+            # forbidden entries are replaced by NEG in the forward: no gradient
+            g["crf.trans"] = np.where(allowed, dtrans, 0.0)
+            g["crf.start"] = np.where(allowed_start, dstart, 0.0)
+            g["crf.end"] = np.where(allowed_end, dend, 0.0)
+        else:
+            dlogits = softmax_cross_entropy_backward(1.0, c_loss)
         dh, g["W_y"], g["b_y"] = affine_backward(dlogits, c_out)
         dh = dropout_backward(dh, c_top)
         for layer in range(self.config.layers, 0, -1):
@@ -210,11 +230,48 @@ class TaggerModel:
         return char_features_run(self.cell, chars, lengths, self.params["char.W_ce"],
                                  self._dir("char", "fw"), self._dir("char", "bw"))
 
+    def _masks(self):
+        K = self.config.n_tags
+        if self.constraints is None:
+            return np.ones((K, K), bool), np.ones(K, bool), np.ones(K, bool)
+        return self.constraints
+
+    def transitions(self):
+        """A CRF tagger's (trans (K, K), start (K,), end (K,)) with the scheme's
+        forbidden entries at NEG."""
+        p = self.params
+        return constrain(p["crf.trans"], p["crf.start"], p["crf.end"], *self._masks())
+
+    def scores(self, x, features=None):
+        """What decoding maximises, per token, forward only, no dropout: (N, T, K)
+        float32/64 — log ŷ⟨t⟩ of a softmax tagger, the emission scores W_y [a→; a←] +
+        b_y of a CRF tagger. Rows are in the batch's order (longest first); padding
+        rows are meaningless. ``features``: (2H_c, W) character features that
+        ``x.types`` indexes, computed beforehand for several batches (else from
+        ``x.chars``)."""
+        logits = self._logits(x, features)                                 # (T, K, N)
+        if self.config.crf:
+            return logits.transpose(2, 0, 1)                               # (N, T, K)
+        return log_softmax(logits, axis=1).transpose(2, 0, 1)
+
+    def probabilities(self, scores, lengths):
+        """p(tag⟨t⟩ = k | sentence) of every token, (N, T, K), from :meth:`scores`: ŷ⟨t⟩
+        of a softmax tagger, the marginals of a CRF tagger (forward-backward)."""
+        if self.config.crf:
+            trans, start, end = (a.astype(np.float64) for a in self.transitions())
+            return crf_marginals(scores, lengths, trans, start, end)
+        return np.exp(np.asarray(scores, dtype=np.float64))
+
     def log_probs(self, x, features=None):
-        """log ŷ⟨t⟩ for every token, forward only, no dropout: (N, T, K) float32/64.
-        Rows are in the batch's order (longest first); padding rows are meaningless.
-        ``features``: (2H_c, W) character features that ``x.types`` indexes, computed
-        beforehand for several batches (else from ``x.chars``)."""
+        """log p(tag⟨t⟩ = k | sentence) for every token: (N, T, K), rows as in
+        :meth:`scores`."""
+        s = self.scores(x, features)
+        if not self.config.crf:
+            return s
+        with np.errstate(divide="ignore"):
+            return np.log(self.probabilities(s, x.lengths))
+
+    def _logits(self, x, features):
         cfg, p = self.config, self.params
         F = features if features is not None else self.char_features(x.chars, x.char_lengths)
         cf, _ = lookup_forward(F, x.types.T)                               # (T, 2H_c, N)
@@ -225,11 +282,14 @@ class TaggerModel:
                           self._dir(f"layer{layer}", "bw"))
         T = h.shape[0]
         logits, _ = affine_forward(h, p["W_y"], p["b_y"], live_counts(x.lengths, T))
-        return log_softmax(logits, axis=1).transpose(2, 0, 1)              # (N, T, K)
+        return logits                                                      # (T, K, N)
 
     def decode(self, logp, lengths):
-        """Best tag ids per sentence: the decoder's (constrained Viterbi for entity
-        tags) or the argmax of each token."""
+        """Best tag ids per sentence from :meth:`scores`: Viterbi over the CRF's
+        scores, the decoder's (constrained Viterbi for entity tags) or the argmax of
+        each token."""
+        if self.config.crf:
+            return crf_viterbi(logp, lengths, *self.transitions())
         if self.decoder is not None:
             return self.decoder(logp, lengths)
         best = logp.argmax(axis=2)
@@ -250,11 +310,14 @@ class TaggerModel:
         total = count = correct = 0.0
         gold, pred = [], []
         for x, y, mask in batches.epoch():
-            logp = self.log_probs(x)                                       # (N, T, K)
-            picked = np.take_along_axis(logp, y[:, :, None], axis=2)[:, :, 0]
-            total -= float((picked * mask).sum(dtype=np.float64))
+            scores = self.scores(x)                                        # (N, T, K)
+            if self.config.crf:
+                total += crf_forward(scores, y, x.lengths, *self.transitions())[0]
+            else:
+                picked = np.take_along_axis(scores, y[:, :, None], axis=2)[:, :, 0]
+                total -= float((picked * mask).sum(dtype=np.float64))
             count += float(mask.sum())
-            paths = self.decode(logp, x.lengths)
+            paths = self.decode(scores, x.lengths)
             for n, path in enumerate(paths):
                 g = y[n, :len(path)]
                 correct += int((np.asarray(path) == g).sum())

@@ -13,7 +13,6 @@ still give exactly the same ids.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -25,12 +24,13 @@ from charlm.settings import Settings
 from charlm.store import tagfile, validate
 from charlm.tagger.data import TagBatches, TagVocab
 from charlm.tagger.model import TaggerConfig, TaggerModel
-from charlm.tagger.tagging import make_decoder
+from charlm.tagger.tagging import prepare
 from charlm.text.conll import read_tagged
 from charlm.text.reader import Source, check_readable
 from charlm.text.schemes import SCHEMES, convert, detect_scheme
 from charlm.training.run import (apply_overrides, check_outputs, checkpoint_path,
-                                 resume_outputs)
+                                 continued, fingerprint, held_out, optimizer_moments,
+                                 resume_outputs, saved_run, saving)
 from charlm.training.trainer import Trainer, TrainConfig, TrainState
 
 # Validation is forward only: bigger batches.
@@ -91,25 +91,8 @@ def read_sentences(path, data):
 
 
 def _fingerprint(batches):
-    h = hashlib.blake2b(digest_size=16)
-    for b in batches:
-        if b is None:
-            continue
-        for ids in b.word_ids + b.tag_ids:
-            h.update(len(ids).to_bytes(4, "little"))
-            h.update(np.ascontiguousarray(ids).data)
-    return h.hexdigest()
-
-
-def _split(sentences, fraction, rng):
-    """A random share of the training sentences held out for validation."""
-    n = len(sentences)
-    k = int(round(n * fraction))
-    if k == 0 or k >= n:
-        return sentences, []
-    held = set(rng.permutation(n)[:k].tolist())
-    return ([s for i, s in enumerate(sentences) if i not in held],
-            [s for i, s in enumerate(sentences) if i in held])
+    return fingerprint(ids for b in batches if b is not None
+                       for ids in b.word_ids + b.tag_ids)
 
 
 def _load_data(train_path, dev_path, data, train_cfg, rng, vocab=None):
@@ -120,7 +103,7 @@ def _load_data(train_path, dev_path, data, train_cfg, rng, vocab=None):
             raise CorpusError(f"{dev_path}: its tags are of another kind than those of "
                               f"{train_path}")
     else:
-        train, dev = _split(train, train_cfg.val_fraction, rng)
+        train, dev = held_out(train, train_cfg.val_fraction, rng)
     if vocab is None:
         vocab = TagVocab.build(train, data.min_count, data.lowercase)
     return train, dev, vocab, scheme
@@ -147,7 +130,7 @@ def _check_replace(output, checkpoint, run_id, force):
 
 
 def start(train_path, dev_path, train_cfg, data, *, cell="lstm", hidden=128, layers=1,
-          embed=100, char_embed=32, char_hidden=32, dropout=0.25, output=None,
+          embed=100, char_embed=32, char_hidden=32, dropout=0.25, crf=False, output=None,
           checkpoint=None, command=None, log_file=None, force=False):
     """Read the data and set up a fresh run; nothing is trained until its events are
     iterated. ``force``: replace a tagger file or checkpoint that another run wrote."""
@@ -169,7 +152,7 @@ def start(train_path, dev_path, train_cfg, data, *, cell="lstm", hidden=128, lay
                           "right (--tag-col)?")
     config = TaggerConfig(len(vocab.words), len(vocab.chars), len(vocab.tags), cell=cell,
                           hidden=hidden, layers=layers, embed=embed, char_embed=char_embed,
-                          char_hidden=char_hidden, dropout=dropout)
+                          char_hidden=char_hidden, dropout=dropout, crf=crf)
     dtype = np.float32 if train_cfg.dtype == "float32" else np.float64
     model = TaggerModel.create(config, rng, dtype)
     run_info = {"train": train_path, "dev": dev_path, "data": data.to_dict(),
@@ -180,6 +163,11 @@ def start(train_path, dev_path, train_cfg, data, *, cell="lstm", hidden=128, lay
 
 def _build(model, vocab, train, dev, scheme, data, train_cfg, rng, run_info, state=None,
            optimizer_arrays=None, resumed_from=None, changes=()):
+    if model.config.crf and scheme in SCHEMES:
+        # A CRF gives a path the scheme forbids no probability at all: read a gold
+        # sequence that breaks the scheme (a stray I- after O) as the scorer does.
+        for s in train + dev:
+            s.tags = convert(s.tags, scheme, scheme)
     train_batches = TagBatches(vocab, train, train_cfg.batch_size, data.word_dropout)
     val_batches = TagBatches(vocab, dev, _VAL_BATCH) if dev else None
     fingerprint = _fingerprint([train_batches, val_batches])
@@ -187,32 +175,18 @@ def _build(model, vocab, train, dev, scheme, data, train_cfg, rng, run_info, sta
         raise UsageError("the training data is not what this run was trained on (its ids "
                          "differ); resume needs the same files")
     run_info["fingerprint"] = fingerprint
-    model.tags = vocab.tags
-    model.entities = scheme in SCHEMES
-    model.decoder = make_decoder(vocab.tags, scheme)
+    prepare(model, vocab.tags, scheme)
     tagging = {"scheme": scheme, "tag_column": data.tag_column,
                "tokenizer": "ud-english", "lowercase": data.lowercase}
     output, checkpoint = run_info["output"], run_info["checkpoint"]
     sources = [p for p in (run_info["train"], run_info["dev"]) if p]
 
-    def info(training):
-        return dict(training, sources=sources, command=run_info["command"],
-                    resumed_with=run_info.get("resumed_with") or [],
-                    run_id=run_info.get("run_id"))
+    def write(path, is_checkpoint, training, extra):
+        tagfile.save(path, tagfile.TaggerBundle(
+            model, vocab, tagging, kind="tagger-checkpoint" if is_checkpoint else "tagger",
+            training=training, extra=extra))
 
-    def save_model(training):
-        tagfile.save(output, tagfile.TaggerBundle(model, vocab, tagging, kind="tagger",
-                                                      training=info(training)))
-
-    def save_checkpoint(trainer):
-        training = info(trainer.training_info())
-        training["resume"] = {"state": trainer.checkpoint_state(),
-                              "config": train_cfg.to_dict(), "run": run_info}
-        tagfile.save(checkpoint, tagfile.TaggerBundle(
-            model, vocab, tagging, kind="tagger-checkpoint", training=training,
-            extra=trainer.checkpoint_arrays()))
-        return checkpoint
-
+    save_model, save_checkpoint = saving(run_info, train_cfg, write)
     select = "f1" if model.entities else "accuracy"
     trainer = Trainer(model, train_batches, val_batches, train_cfg, rng,
                       save_model=save_model, save_checkpoint=save_checkpoint,
@@ -233,34 +207,18 @@ def resume(path, overrides=None, train_path=None, dev_path=None, output=None,
     """Continue the run saved in the tagger checkpoint ``path`` exactly; settings in
     RESUME_MAY_CHANGE may be overridden, others are refused."""
     bundle = tagfile.load(path)
-    if bundle.kind != "tagger-checkpoint":
-        raise UsageError(f"{path}: is a tagger, not a checkpoint; resume from the "
-                         "checkpoint written next to it (NAME.ckpt.npz)")
-    try:
-        saved = bundle.training["resume"]
-        cfg_dict, state_dict, run_info = saved["config"], saved["state"], dict(saved["run"])
-    except (KeyError, TypeError):
-        raise ModelFileError(f"{path}: the checkpoint lacks its resume information") from None
+    cfg_dict, state_dict, run_info = saved_run(bundle, path, "tagger-checkpoint", "tagger")
     data = DataConfig.from_dict(run_info["data"])
     fixed = dict(bundle.model.config.to_dict(), **data.to_dict())
     cfg_dict, changes = apply_overrides(cfg_dict, fixed, overrides)
     train_cfg = TrainConfig.from_dict(cfg_dict)
     validate.check_replace(resume_outputs(run_info, output, changes, "tagger file"),
                            run_info["run_id"], force, resume_hint)
-    if train_path:
-        run_info["train"] = train_path
-    if dev_path:
-        run_info["dev"] = dev_path
-    if command:
-        run_info["resumed_with"] = list(run_info.get("resumed_with") or []) + [command]
-    if log_file is not None:
-        run_info["log_file"] = log_file
+    continued(run_info, train_path, dev_path, command, log_file)
     rng = np.random.default_rng(train_cfg.seed)
     train, dev, vocab, scheme = _load_data(run_info["train"], run_info["dev"], data,
                                            train_cfg, rng, vocab=bundle.vocab)
     state = TrainState.from_dict(state_dict)
-    optimizer_arrays = {k[len("optimizer/"):]: v for k, v in bundle.extra.items()
-                        if k.startswith("optimizer/")}
     return _build(bundle.model, vocab, train, dev, scheme, data, train_cfg, rng, run_info,
-                  state=state, optimizer_arrays=optimizer_arrays, resumed_from=path,
-                  changes=changes)
+                  state=state, optimizer_arrays=optimizer_moments(bundle.extra),
+                  resumed_from=path, changes=changes)

@@ -46,14 +46,23 @@ def make_decoder(tags, scheme, constrained=True):
     return decode
 
 
+def prepare(model, tags, scheme, constrained=True):
+    """Give ``model`` its tags and the scheme's decoding: the constrained decoder of a
+    softmax tagger, the transition constraints of a CRF tagger (which always obeys
+    them: its transition scores were learned with them). Returns the model."""
+    model.tags = list(tags)
+    model.entities = scheme in SCHEMES
+    crf = model.config.crf
+    model.decoder = None if crf else make_decoder(tags, scheme, constrained)
+    model.constraints = (transition_mask(list(tags), scheme)
+                         if crf and scheme in SCHEMES else None)
+    return model
+
+
 def attach(bundle, constrained=True):
     """The bundle's model, ready to decode its tags."""
-    model = bundle.model
-    scheme = bundle.tagging.get("scheme")
-    model.tags = bundle.vocab.tags
-    model.entities = scheme in SCHEMES
-    model.decoder = make_decoder(bundle.vocab.tags, scheme, constrained)
-    return model
+    return prepare(bundle.model, bundle.vocab.tags, bundle.tagging.get("scheme"),
+                   constrained)
 
 
 def form_features(model, vocab, forms, group=FORM_GROUP):
@@ -66,21 +75,29 @@ def form_features(model, vocab, forms, group=FORM_GROUP):
     return np.concatenate(parts, axis=1)[:, rank]
 
 
-def tag_tokens(model, vocab, token_lists):
+def tag_tokens(model, vocab, token_lists, probs=False):
     """Tag lists for token lists (all at once, batched by length). Every distinct word
     form's character features are computed once for all of them. A list longer than
-    MAX_TOKENS is tagged in pieces and its tags joined."""
+    MAX_TOKENS is tagged in pieces and its tags joined.
+
+    ``probs``: return (tags, P) pairs instead, P (len, K) float64 the probability of
+    every tag at every token (:meth:`TaggerModel.probabilities`: the softmax's ŷ⟨t⟩,
+    or a CRF's marginals)."""
     if any(len(t) > MAX_TOKENS for t in token_lists):
         pieces, owner = [], []
         for i, t in enumerate(token_lists):
             for k in range(0, max(len(t), 1), MAX_TOKENS):
                 pieces.append(t[k:k + MAX_TOKENS])
                 owner.append(i)
-        joined = [[] for _ in token_lists]
-        for i, tags in zip(owner, tag_tokens(model, vocab, pieces)):
-            joined[i].extend(tags)
-        return joined
-    out = [[] if not t else None for t in token_lists]
+        parts = [[] for _ in token_lists]
+        for i, got in zip(owner, tag_tokens(model, vocab, pieces, probs)):
+            parts[i].append(got)
+        if not probs:
+            return [[tag for p in ps for tag in p] for ps in parts]
+        return [([tag for tags, _ in ps for tag in tags],
+                 np.concatenate([P for _, P in ps])) for ps in parts]
+    K = len(vocab.tags)
+    out = [([], np.zeros((0, K))) if probs else [] for _ in token_lists]
     order = sorted((i for i, t in enumerate(token_lists) if t),
                    key=lambda i: len(token_lists[i]))
     if not order:
@@ -93,20 +110,23 @@ def tag_tokens(model, vocab, token_lists):
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
         F = form_features(model, vocab, list(forms))
         for batch in batches:
-            logp = model.log_probs(batch, features=F)
-            for row, path in enumerate(model.decode(logp, batch.lengths)):
-                out[batch.order[row]] = [tags[j] for j in path]
+            scores = model.scores(batch, features=F)
+            P = model.probabilities(scores, batch.lengths) if probs else None
+            for row, path in enumerate(model.decode(scores, batch.lengths)):
+                found = [tags[j] for j in path]
+                out[batch.order[row]] = (found, P[row, :len(path)]) if probs else found
     return out
 
 
-def tag_stream(model, vocab, sentences, chunk=None):
+def tag_stream(model, vocab, sentences, chunk=None, probs=False):
     """Yield (sentence, tags) for every sentence of an iterable, in input order,
-    reading ``chunk`` sentences ahead (default CHUNK)."""
+    reading ``chunk`` sentences ahead (default CHUNK); with ``probs``, (sentence,
+    (tags, P)) as :func:`tag_tokens` gives them."""
     chunk = chunk or CHUNK
     it = iter(sentences)
     while True:
         block = list(itertools.islice(it, chunk))
         if not block:
             return
-        tags = tag_tokens(model, vocab, [s.tokens for s in block])
+        tags = tag_tokens(model, vocab, [s.tokens for s in block], probs)
         yield from zip(block, tags)

@@ -32,12 +32,16 @@ def cache_dir():
     return os.path.join(xdg, "charlm")
 
 
+def cacheable(sources):
+    """Whether ``sources`` go into the cache: files only, MIN_BYTES or more in all."""
+    return (bool(sources) and all(s.path is not None for s in sources)
+            and sum(s.size() for s in sources) >= MIN_BYTES)
+
+
 def key(sources, text_cfg, collect_lines, encoding_errors):
     """The cache key for ``sources``, or None when they should not be cached (not all
     files, or smaller than MIN_BYTES in all)."""
-    if not sources or any(s.path is None for s in sources):
-        return None
-    if sum(s.size() for s in sources) < MIN_BYTES:
+    if not cacheable(sources):
         return None
     h = hashlib.blake2b(digest_size=20)
     h.update(json.dumps([FORMAT, text_cfg.to_dict(), bool(collect_lines), encoding_errors],

@@ -421,13 +421,15 @@ def read_raw(source, pretokenized=False, encoding_errors="strict") -> Iterator[S
 # --- writing ---------------------------------------------------------------------------
 
 def format_sentence(sent: Sentence, tags: list[str], fmt: str, scheme: str | None = None,
-                    tag_column: str = "upos") -> str:
+                    tag_column: str = "upos", probs: list[float] | None = None,
+                    distributions: list[dict] | None = None) -> str:
     """The text to write for one sentence tagged ``tags``, ending in a newline.
 
     conllu: the sentence's own CoNLL-U block with the tag column filled (other columns,
     comments, multiword lines kept), or a fresh block ``ID FORM _ UPOS _ _ _ _ _ MISC``
     (``tag_column`` "xpos" fills XPOS instead) for other input, ``# text`` and
-    ``SpaceAfter=No`` from the raw line; then a blank line. conll: the column file's own
+    ``SpaceAfter=No`` from the raw line; then a blank line. Entity tags (a ``scheme``)
+    go to MISC as ``NER=B-PER`` instead, every other column kept. conll: the column file's own
     comments and columns with the tag column filled (``-DOCSTART-`` lines are not kept),
     or ``token tag``; then a blank line. tsv:
     ``token<TAB>tag`` lines and a blank line. jsonl: one JSON object per sentence
@@ -437,8 +439,14 @@ def format_sentence(sent: Sentence, tags: list[str], fmt: str, scheme: str | Non
     ``# text``, or the tokens joined by spaces when there is no text).
 
     ``scheme``: rewrite entity tags in this scheme first (not for spans). A sentence with
-    no tokens (an empty input line) gives an empty line for the line-per-sentence
-    formats (jsonl, inline, spans) and nothing for the block formats.
+    no tokens (an empty input line) gives an empty line for inline, a record with no
+    tokens for jsonl and spans, a blank line for tsv (so a tsv file has one blank line per
+    input line: a sentence's block ends in one, an empty line is one), and nothing for
+    conllu and conll (a CoNLL-U file cannot hold an empty sentence).
+
+    ``probs`` (tsv, jsonl): each token's probability of its tag, a third tsv column
+    ``token<TAB>tag<TAB>prob`` or a jsonl ``probs`` list; ``distributions`` (jsonl):
+    each token's {tag: probability} over every tag, a ``distributions`` list.
     """
     if fmt not in OUTPUT_FORMATS:
         raise UsageError(f"unknown output format {fmt!r}; expected one of "
@@ -453,19 +461,29 @@ def format_sentence(sent: Sentence, tags: list[str], fmt: str, scheme: str | Non
         return " ".join(f"{w}/{t}" for w, t in zip(sent.tokens, tags)) + "\n"
     if fmt == "jsonl":
         record = {"tokens": sent.tokens, "tags": list(tags)}
+        if probs is not None:
+            record["probs"] = [float(f"{p:.6g}") for p in probs]
+        if distributions is not None:
+            record["distributions"] = [{t: float(f"{p:.6g}") for t, p in d.items()}
+                                       for d in distributions]
         if sent.text is not None:
             record["text"] = sent.text
         if sent.offsets is not None:
             record["offsets"] = [list(o) for o in sent.offsets]
         return json.dumps(record, ensure_ascii=False) + "\n"
+    if fmt == "tsv":
+        if probs is not None:
+            return "".join(f"{w}\t{t}\t{p:.6g}\n"
+                           for w, t, p in zip(sent.tokens, tags, probs)) + "\n"
+        return "".join(f"{w}\t{t}\n" for w, t in zip(sent.tokens, tags)) + "\n"
     if not sent.tokens:
         return ""
-    if fmt == "tsv":
-        return "".join(f"{w}\t{t}\n" for w, t in zip(sent.tokens, tags)) + "\n"
     if fmt == "conll":
         if sent.fmt == "conll" and sent.rows is not None:
             return _write_rows(sent, tags) + "\n"
         return "".join(f"{w} {t}\n" for w, t in zip(sent.tokens, tags)) + "\n"
+    if scheme is not None:
+        return _format_conllu(sent, tags, None)
     return _format_conllu(sent, tags, TAG_COLUMNS.get(tag_column, 3))
 
 
@@ -481,8 +499,28 @@ def _write_rows(sent, tags):
     return "".join(out)
 
 
+MISC = 9            # CoNLL-U column of the MISC attributes
+
+
+def with_misc(misc, key, value):
+    """A MISC field (``_`` or ``A=x|B=y``) with ``key=value`` set, replacing any value
+    the key had."""
+    kept = [a for a in ([] if misc in ("", "_") else misc.split("|"))
+            if a.split("=", 1)[0] != key]
+    return "|".join(kept + [f"{key}={value}"])
+
+
 def _format_conllu(sent, tags, tag_index):
+    """``tag_index`` None: entity tags, written to MISC as ``NER=B-PER`` (the other
+    columns, UPOS included, kept), where UD tools look for extra annotation."""
     lines = []
+
+    def put(cols, tag, index):
+        if tag_index is None:
+            cols[MISC] = with_misc(cols[MISC], "NER", tag)
+        else:
+            cols[index] = tag
+
     if sent.fmt == "conllu" and sent.rows is not None:
         lines.extend(sent.comments)
         extra = list(sent.extra_rows)
@@ -490,7 +528,7 @@ def _format_conllu(sent, tags, tag_index):
             while extra and extra[0][0] == i:
                 lines.append("\t".join(extra.pop(0)[1]))
             cols = list(row)
-            cols[sent.tag_col] = tag
+            put(cols, tag, sent.tag_col)
             lines.append("\t".join(cols))
         lines.extend("\t".join(cols) for _, cols in extra)
         return "\n".join(lines) + "\n\n"
@@ -498,10 +536,10 @@ def _format_conllu(sent, tags, tag_index):
         lines.append(f"# text = {sent.text.strip()}")
     for i, (word, tag) in enumerate(zip(sent.tokens, tags)):
         cols = [str(i + 1), word] + ["_"] * 8
-        cols[tag_index] = tag
         if sent.offsets is not None and i + 1 < len(sent.offsets) \
                 and sent.offsets[i][1] == sent.offsets[i + 1][0]:
-            cols[9] = "SpaceAfter=No"
+            cols[MISC] = "SpaceAfter=No"
+        put(cols, tag, tag_index)
         lines.append("\t".join(cols))
     return "\n".join(lines) + "\n\n"
 

@@ -258,7 +258,29 @@ def type_stream(sources, cfg, encoding_errors="strict", collect_lines=False, pro
             done += chunk.nbytes
             if progress is not None:
                 progress(done, total)
-    return builder.finish()
+    stream = builder.finish()
+    if cfg.reverse and len(stream.ids):
+        stream.ids = reverse_lines(stream.ids)
+    return stream
+
+
+def reverse_lines(ids):
+    """Each line's tokens (the ids before each EOS, id 0) in reverse order, the EOS
+    where they were: a backward model's stream. Works through blocks of lines so that
+    its index arrays stay small whatever the corpus size."""
+    out = ids.copy()
+    ends = np.flatnonzero(ids == 0)
+    if not len(ends):
+        return out
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    for i0, i1 in _line_blocks(ends - starts + 1):
+        idx = np.arange(starts[i0], ends[i1 - 1] + 1)
+        line = np.searchsorted(ends[i0:i1], idx) + i0       # the line holding each position
+        src = starts[line] + ends[line] - 1 - idx           # its mirror within the line
+        eos = idx == ends[line]
+        src[eos] = idx[eos]
+        out[idx] = ids[src]
+    return out
 
 
 # --- validation split, vocabulary, encoding -----------------------------------------------

@@ -28,6 +28,9 @@ Framing (``split``):
 
 * ``lines``: every non-empty line is one example ending with EOS.
 * ``none``: the text is one stream in which the newline is an ordinary token.
+
+``reverse`` (lines only) makes a backward model: every line's tokens are read right to
+left (:func:`reading_order`), its EOS still closing it.
 """
 
 from __future__ import annotations
@@ -75,6 +78,7 @@ class TextConfig(Settings):
     lowercase: bool = False      # fold case before anything else
     normalize: str = "nfc"       # Unicode normal form: nfc | nfkc | none
     graphemes: bool = False      # char level: tokens are grapheme clusters, not code points
+    reverse: bool = False        # a backward model: each line's tokens read right to left
 
     def __post_init__(self):
         for name, value, allowed in (("level", self.level, LEVELS),
@@ -82,6 +86,9 @@ class TextConfig(Settings):
                                      ("normalize", self.normalize, NORMALIZATIONS)):
             if value not in allowed:
                 raise UsageError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
+        if self.reverse and self.split != "lines":
+            raise UsageError("--reverse reads each line right to left: it needs --split "
+                             "lines")
 
     STRICT = True
     WHAT = "text settings"
@@ -99,6 +106,13 @@ def normalize_text(text, cfg):
     if cfg.lowercase:
         text = text.lower()
     return text
+
+
+def reading_order(tokens, cfg):
+    """A line's tokens in the order a model of ``cfg`` reads them: reversed for a
+    backward (``reverse``) model, else as they are. Its own inverse: it also turns a
+    backward model's tokens back into text order."""
+    return list(reversed(tokens)) if cfg.reverse else list(tokens)
 
 
 def split_tokens(line, cfg):

@@ -110,3 +110,92 @@ def resume_outputs(run_info, output, changes, what):
     return [(path, kind) for path, kind in ((run_info["output"], what),
                                             (run_info["checkpoint"], "checkpoint"))
             if os.path.abspath(path) not in owned]
+
+
+# --- what the runs of independent examples (tagger, classifier) share --------------------
+
+def held_out(items, fraction, rng):
+    """(kept, held out): a random ``fraction`` of ``items`` held out for validation
+    when no dev file is given; none when that would leave nothing on either side."""
+    n = len(items)
+    k = int(round(n * fraction))
+    if k == 0 or k >= n:
+        return items, []
+    held = set(rng.permutation(n)[:k].tolist())
+    return ([e for i, e in enumerate(items) if i not in held],
+            [e for i, e in enumerate(items) if i in held])
+
+
+def saving(run_info, train_cfg, write):
+    """The trainer's ``save_model(training)`` and ``save_checkpoint(trainer)`` for a run
+    described by ``run_info``. ``write(path, checkpoint, training, extra)`` writes the
+    model's file (``checkpoint``: of the checkpoint kind, with ``extra`` arrays). The
+    training record gets the run's sources, command, resumes and id; a checkpoint's
+    also everything ``resume`` needs."""
+    sources = [p for p in (run_info["train"], run_info["dev"]) if p]
+
+    def info(training):
+        return dict(training, sources=sources, command=run_info["command"],
+                    resumed_with=run_info.get("resumed_with") or [],
+                    run_id=run_info.get("run_id"))
+
+    def save_model(training):
+        write(run_info["output"], False, info(training), {})
+
+    def save_checkpoint(trainer):
+        training = info(trainer.training_info())
+        training["resume"] = {"state": trainer.checkpoint_state(),
+                              "config": train_cfg.to_dict(), "run": run_info}
+        write(run_info["checkpoint"], True, training, trainer.checkpoint_arrays())
+        return run_info["checkpoint"]
+
+    return save_model, save_checkpoint
+
+
+def saved_run(bundle, path, checkpoint_kind, noun):
+    """(TrainConfig dict, TrainState dict, run_info) of the checkpoint ``bundle``
+    read from ``path``; a model file instead of its checkpoint is refused."""
+    from charlm.errors import ModelFileError
+
+    if bundle.kind != checkpoint_kind:
+        raise UsageError(f"{path}: is a {noun}, not a checkpoint; resume from the "
+                         "checkpoint written next to it (NAME.ckpt.npz)")
+    try:
+        saved = bundle.training["resume"]
+        return saved["config"], saved["state"], dict(saved["run"])
+    except (KeyError, TypeError):
+        raise ModelFileError(f"{path}: the checkpoint lacks its resume information") from None
+
+
+def continued(run_info, train_path=None, dev_path=None, command=None, log_file=None):
+    """``run_info`` of a resumed run: new data paths (the same data, checked by its
+    fingerprint), the command that resumed it, another log file."""
+    if train_path:
+        run_info["train"] = train_path
+    if dev_path:
+        run_info["dev"] = dev_path
+    if command:
+        run_info["resumed_with"] = list(run_info.get("resumed_with") or []) + [command]
+    if log_file is not None:
+        run_info["log_file"] = log_file
+    return run_info
+
+
+def optimizer_moments(extra):
+    """The optimiser's moments among a checkpoint's extra arrays, by parameter name."""
+    return {k[len("optimizer/"):]: v for k, v in extra.items() if k.startswith("optimizer/")}
+
+
+def fingerprint(id_arrays):
+    """16 bytes of BLAKE2b over integer arrays (each with its length first): what a
+    resumed run checks its data against, so changed files are never trained on as if
+    they were the same."""
+    import hashlib
+
+    import numpy as np
+
+    h = hashlib.blake2b(digest_size=16)
+    for ids in id_arrays:
+        h.update(len(ids).to_bytes(4, "little"))
+        h.update(np.ascontiguousarray(ids).data)
+    return h.hexdigest()

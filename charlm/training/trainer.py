@@ -22,6 +22,14 @@ Everything the loop needs to continue exactly where it stopped lives in a
 carried between windows); a checkpoint holds both, so an interrupted run that is
 resumed produces the same losses and weights as one that never stopped.
 
+With ``workers`` (:class:`~charlm.training.distributed.Workers`) the same loop runs
+on several processes at once, data-parallel: each computes its share of every batch
+(``batches.share(item, lo, hi)`` when the batches define it, else rows lo:hi of x, y
+and mask), one all-reduce per step sums the token-weighted gradients, and every rank
+applies the same update; rank 0 alone evaluates, samples and writes files. A
+checkpoint holds every row's carried state, gathered in row order, so it resumes on
+any number of ranks.
+
 A loss or gradient that is NaN or infinite, or a loss above BLOWUP_FACTOR × ln V
 (far worse than guessing uniformly: the weights blew up), is never applied: the
 parameters and optimiser roll back to the last good snapshot, the learning rate is
@@ -41,6 +49,7 @@ from charlm.settings import Settings
 from charlm.errors import CharlmError, UsageError
 from charlm.engine.ops import clip_by_global_norm
 from charlm.engine.optim import OPTIMIZERS
+from charlm.training.distributed import RowRandom
 from charlm.training.schedule import DEFAULT_LR, DEFAULT_SCHEDULE, SCHEDULES, learning_rate
 
 LN2 = math.log(2.0)
@@ -135,6 +144,7 @@ class Started:
     val_tokens: int
     num_params: int
     start_step: int              # > 0 when resumed
+    workers: int = 1             # processes training together (data-parallel ranks)
 
 
 @dataclass
@@ -206,6 +216,8 @@ class Trainer:
       save_model(info): write the model file (called when validation improves).
       save_checkpoint(trainer) -> path: write a checkpoint of the whole state.
       sampler(step) -> str: a short sample for the display.
+
+    :meth:`distribute` makes it one rank of a data-parallel run.
     """
 
     def __init__(self, model, train_batches, val_batches, cfg, rng, *, save_model=None,
@@ -235,6 +247,20 @@ class Trainer:
         self.loss_ceiling = BLOWUP_FACTOR * max(model.chance_loss(), 1.0)
         self.last_grad_norm = float("nan")
         self.last_val = self.state.best_val
+        self.workers = None                 # this process alone, until distribute()
+        self.root = True
+        self.agreed_stop = None             # the stop every rank agreed on (data-parallel)
+
+    def distribute(self, workers):
+        """Train as one of ``workers`` (a :class:`~charlm.training.distributed.Workers`),
+        on this rank's share of every batch. Call it before :meth:`run`."""
+        self.workers = workers
+        self.root = workers.root
+        workers.bind(self.model.params)
+        if self.carried is not None:        # a checkpoint holds every row: keep ours
+            lo, hi = workers.share(self.carried[0][0].shape[-1])
+            self.carried = ([tuple(a[..., lo:hi] for a in st) for st in self.carried]
+                            if hi > lo else None)
 
     def request_stop(self, reason="interrupted"):
         """Ask the loop to stop after the current step (safe from a signal handler)."""
@@ -265,6 +291,8 @@ class Trainer:
             "clipped_fraction": s.clipped / s.step if s.step else 0.0,
             "recoveries": s.recoveries, "config": self.cfg.to_dict(),
         }
+        if self.workers is not None:
+            info["workers"] = self.workers.size
         if self.select is not None:
             info["select"] = self.select
             info["best_metrics"] = s.best_metrics
@@ -311,8 +339,9 @@ class Trainer:
 
     def _stop_reason(self, elapsed):
         cfg, s = self.cfg, self.state
-        if self.stop_request:
-            return self.stop_request
+        stop = self.stop_request if self.workers is None else self.agreed_stop
+        if stop:
+            return stop
         if cfg.steps is not None and s.step >= cfg.steps:
             return "steps"
         if cfg.epochs is not None and self._epochs_done() >= cfg.epochs - 1e-9:
@@ -340,7 +369,8 @@ class Trainer:
         yield Started(steps_per_epoch, min(totals) if totals else None,
                       self.train_batches.tokens(),
                       self.val_batches.tokens() if self.val_batches else 0,
-                      model.num_params(), s.step)
+                      model.num_params(), s.step,
+                      1 if self.workers is None else self.workers.size)
 
         self._snapshot()
         session_start = time.perf_counter()
@@ -366,9 +396,14 @@ class Trainer:
             # Overflow is handled below (roll back, halve the rate), so NumPy's
             # warnings about it would only be noise.
             with np.errstate(over="ignore", invalid="ignore"):
-                loss, carried, cache = model.forward(x, y, mask, self.carried, self.rng,
-                                                     train=True)
-                grads = model.backward(cache)
+                if self.workers is None:
+                    loss, carried, cache = model.forward(x, y, mask, self.carried, self.rng,
+                                                         train=True)
+                    grads = model.backward(cache)
+                else:
+                    clock = elapsed0 + (time.perf_counter() - session_start)
+                    loss, carried, grads = self._parallel_step(x, y, mask, clock)
+                tokens = int(x.size if mask is None else mask.sum())
                 norm, was_clipped = clip_by_global_norm(grads, cfg.clip)
             if not (_finite(loss) and _finite(norm)) or loss > self.loss_ceiling:
                 s.recoveries += 1
@@ -393,10 +428,11 @@ class Trainer:
             self.last_grad_norm = norm
             s.step += 1
             s.clipped += was_clipped
-            s.tokens += int(x.size if mask is None else mask.sum())
+            s.tokens += tokens
             s.smooth_loss = loss if s.smooth_loss is None else 0.95 * s.smooth_loss + 0.05 * loss
             now = time.perf_counter()
-            s.elapsed = elapsed0 + (now - session_start)
+            # Ranks keep rank 0's clock, so that time limits stop them all at one step.
+            s.elapsed = elapsed0 + (now - session_start) if self.workers is None else self.clock
             recent.append((now, s.tokens))
             if len(recent) > 20:
                 recent.pop(0)
@@ -412,12 +448,13 @@ class Trainer:
             if evaluate_now:
                 yield from self._evaluate(lr, count_patience=s.step % eval_every == 0)
                 evaluated_at = s.step
-            if sample_every and s.step % sample_every == 0 and self.sampler is not None:
+            if (sample_every and s.step % sample_every == 0 and self.sampler is not None
+                    and self.root):
                 yield Sampled(s.step, self.sampler(s.step))
             due = (s.step % cfg.checkpoint_every == 0 if cfg.checkpoint_every
                    else cfg.checkpoint_every is None and evaluate_now)
             if due and self.save_checkpoint is not None:
-                yield Checkpointed(s.step, self.save_checkpoint(self))
+                yield Checkpointed(s.step, self._checkpoint())
                 checkpointed_at = s.step
             if evaluate_now:
                 reason = self._stop_reason(s.elapsed)        # patience may end it
@@ -428,15 +465,83 @@ class Trainer:
             yield from self._evaluate(lr, count_patience=False)
             evaluated_at = checkpointed_at = None               # the state changed
         if self.save_checkpoint is not None and checkpointed_at != s.step:
-            yield Checkpointed(s.step, self.save_checkpoint(self))
+            yield Checkpointed(s.step, self._checkpoint())
         summary = self.training_info()
         summary["last_val_loss"] = self.last_val
         yield Finished(reason, summary)
 
+    # --- data-parallel pieces ----------------------------------------------------------
+
+    def _parallel_step(self, x, y, mask, clock):
+        """This rank's share of one batch, forward and backward, then the one
+        all-reduce: (loss, gradient) of the whole batch as one process would have
+        them, and the state carried by our rows. A share weighs as many as the terms
+        its mean loss is over: its unmasked targets (tokens, or lines for a
+        classifier's (N,) targets)."""
+        w = self.workers
+        n = len(y)
+        lo, hi = w.share(n)
+        # A rank without rows (a batch smaller than the ranks) computes row 0 and
+        # counts nothing: its generator must still advance like the others'.
+        empty = hi == lo
+        a, b = (0, 1) if empty else (lo, hi)
+        split = getattr(self.train_batches, "share", None) or _rows
+        loss, carried, grads, weight, error = 0.0, None, None, 0, None
+        try:
+            xs, ys, ms = split((x, y, mask), a, b)
+            loss, carried, cache = self.model.forward(
+                xs, ys, ms, None if empty else self.carried, RowRandom(self.rng, a, b, n),
+                train=True)
+            grads = self.model.backward(cache)
+            weight = 0 if empty else int(ys.size if ms is None else ms.sum())
+        except Exception as e:                  # out of memory, most likely
+            # Without its traceback, whose frames would keep this step's arrays alive
+            # (the all-reduce below needs memory too).
+            error = e.with_traceback(None)
+        grads, loss, _, stop, failed, self.clock = w.reduce_step(
+            grads, loss, weight, self.stop_request, error is not None, clock)
+        if failed:
+            raise w.failure(error)
+        self.agreed_stop = stop
+        return loss, None if empty else carried, grads
+
+    def _checkpoint(self):
+        """Write a checkpoint (rank 0); in a data-parallel run every rank first sends
+        rank 0 the state carried by its rows."""
+        if self.workers is None:
+            return self.save_checkpoint(self)
+        mine = self.carried
+        every = self.workers.gather_rows(mine)
+        if not self.root:
+            return None
+        self.carried = every
+        try:
+            return self.save_checkpoint(self)
+        finally:
+            self.carried = mine
+
+    def _validation(self):
+        """The validation result; in a data-parallel run rank 0 computes it and
+        every rank receives it."""
+        if not self.val_batches:
+            return None
+        if self.workers is None:
+            return self.model.evaluate(self.val_batches)
+        result = None
+        if self.root:
+            try:
+                result = ("ok", self.model.evaluate(self.val_batches))
+            except Exception as e:
+                result = ("failed", e)
+        result = self.workers.bcast(result if self.root else None)
+        if result[0] != "ok":
+            raise self.workers.failure(result[1] if self.root else None)
+        return result[1]
+
     def _evaluate(self, lr, count_patience):
         s = self.state
         with np.errstate(over="ignore", invalid="ignore"):
-            val = self.model.evaluate(self.val_batches) if self.val_batches else None
+            val = self._validation()
         metrics = None
         if isinstance(val, dict):
             metrics = {k: v for k, v in val.items() if k != "loss"}
@@ -458,7 +563,8 @@ class Trainer:
         saved = False
         if self.save_model is not None and params_ok and (improved or val is None):
             s.model_saved = True
-            self.save_model(self.training_info())
+            if self.root:
+                self.save_model(self.training_info())
             saved = True
         if params_ok and (val is None or _finite(val)):
             self._snapshot()
@@ -466,3 +572,8 @@ class Trainer:
                         lr, self.last_grad_norm, s.tokens, s.elapsed, self._epochs_done(),
                         metrics, s.best_metrics)
 
+
+def _rows(item, lo, hi):
+    """Rows lo:hi of a batch of arrays (x, y, mask), the batch axis first."""
+    x, y, mask = item
+    return x[lo:hi], y[lo:hi], None if mask is None else mask[lo:hi]
