@@ -20,6 +20,9 @@ counts them.
     python benchmarks/lm_recipe.py charlm today --split recipe --time 600
     python benchmarks/lm_recipe.py charlm new --split works --time 300 --name d30 -- --dropout 0.3
     python benchmarks/lm_recipe.py torch --split recipe --time 600
+    # the whole machine: two charlm ranks against PyTorch's two threads, one after the other
+    python benchmarks/lm_recipe.py charlm new --split recipe --time 600 --name w2 -- --workers 2
+    python benchmarks/lm_recipe.py torch --split recipe --time 600 --threads 2 --name torch2
     python benchmarks/lm_recipe.py grid --split works --time 300    # every named config
 
 ``charlm`` trains with ``charlm train`` (one BLAS thread, its default) and the named
@@ -127,12 +130,12 @@ def _encode(text, index):
     return np.fromiter((index.get(c, 1) for c in text), dtype=np.int64, count=len(text))
 
 
-def run_torch(files, seconds, seed=1):
+def run_torch(files, seconds, seed=1, threads=1):
     import torch
 
     from charlm.text.corpus import Batches
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(threads)
     torch.manual_seed(seed)
     texts = {k: open(p, encoding="utf-8").read() for k, p in files.items()}
     chars = sorted(set(texts["train"]))
@@ -238,6 +241,9 @@ def main(argv=None):
     ap.add_argument("--name", help="the run's name in the report [default: the config]")
     ap.add_argument("--corpus", default=str(SHARED / "text" / "tinyshakespeare.txt"))
     ap.add_argument("--json", help="append the JSON line to this file")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="PyTorch's threads (torch only); the whole-machine comparison "
+                         "against `charlm train --workers 2` gives it 2")
     args = ap.parse_args(argv)
     if not os.path.isfile(args.corpus):
         sys.exit(f"{args.corpus}: not found (set CHARLM_SHARED_CORPORA)")
@@ -248,7 +254,8 @@ def main(argv=None):
                 import torch  # noqa: F401
             except ImportError:
                 sys.exit("PyTorch is not installed: pip install -e '.[bench]'")
-            report("pytorch", args.split, run_torch(files, args.time), args.json)
+            report(args.name or "pytorch", args.split,
+                   run_torch(files, args.time, threads=args.threads), args.json)
             return
         configs = sorted(CONFIGS) if args.side == "grid" else [args.config]
         for config in configs:
