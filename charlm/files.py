@@ -10,6 +10,12 @@ import tempfile
 from charlm.errors import OutputError
 
 
+def checkpoint_path(output):
+    """model.npz → model.ckpt.npz: where a run keeps its checkpoint by default."""
+    base = output[:-4] if output.endswith(".npz") else output
+    return base + ".ckpt.npz"
+
+
 @contextlib.contextmanager
 def atomic_write(path, mode="wb", encoding=None):
     """Write ``path`` through a temporary file in the same directory, renamed over it

@@ -50,6 +50,21 @@ def snapshot(*paths):
 
 # --- refusing to replace another run's files --------------------------------------------
 
+
+def test_the_resume_hint_names_the_trainer_of_the_file_it_found(tmp_path, corpus):
+    """A trainer that finds another kind's file in its way refuses it without telling
+    the user to resume that file with the wrong command."""
+    import shutil
+
+    from charlm.store import tagfile
+
+    tagger = tmp_path / "t.npz"
+    shutil.copy(tagfile.BUNDLED_TAGGER, tagger)
+    shutil.copy(tagger, tmp_path / "t.ckpt.npz")
+    r = run("train", corpus, "-o", tagger, "--steps", "2", *TINY)
+    assert r.exit_code == 2 and "already holds a model file" in r.stderr
+    assert "--resume" not in r.stderr
+
 def test_train_refuses_to_replace_another_runs_model(tmp_path, corpus, other):
     out, ckpt = tmp_path / "m.npz", tmp_path / "m.ckpt.npz"
     assert run("train", corpus, "-o", out, "--steps", "4", *TINY).exit_code == 0

@@ -21,7 +21,7 @@ import numpy as np
 from charlm.classifier import file as classfile
 from charlm.classifier.data import ClassVocab, LineBatches, line_tokens
 from charlm.classifier.model import ClassifierConfig, ClassifierModel, parse_pool
-from charlm.errors import CorpusError, ModelFileError, UsageError
+from charlm.errors import CorpusError, UsageError
 from charlm.settings import Settings
 from charlm.store import validate
 from charlm.text.labelled import ReadReport, check_examples, read_labelled
@@ -122,19 +122,6 @@ def _load_data(train_path, dev_path, data, text_cfg, train_cfg, rng, vocab=None)
     return train, dev, vocab, notes
 
 
-def resume_hint(path):
-    """The command that continues the classifier run that wrote ``path``, when its
-    checkpoint is there."""
-    try:
-        kind = validate.read_header(path).get("kind")
-    except ModelFileError:
-        return None
-    if kind not in classfile.KINDS:
-        return None
-    ckpt = path if kind == "classifier-checkpoint" else checkpoint_path(str(path))
-    return f"charlm train-classifier --resume {ckpt}" if os.path.exists(ckpt) else None
-
-
 def start(train_path, dev_path, train_cfg, data, text_cfg, *, cell="lstm", hidden=128,
           layers=1, embed=100, bidirectional=True, pool="max", dropout=0.5,
           output=None, checkpoint=None, command=None, log_file=None, force=False):
@@ -152,7 +139,7 @@ def start(train_path, dev_path, train_cfg, data, text_cfg, *, cell="lstm", hidde
     check_outputs(output, checkpoint)
     run_id = secrets.token_hex(8)
     validate.check_replace([(output, "classifier file"), (checkpoint, "checkpoint")],
-                           run_id, force, resume_hint)
+                           run_id, force, "classifier", "charlm train-classifier")
     rng = np.random.default_rng(train_cfg.seed)
     train, dev, vocab, notes = _load_data(train_path, dev_path, data, text_cfg, train_cfg,
                                           rng)
@@ -219,7 +206,8 @@ def resume(path, overrides=None, train_path=None, dev_path=None, output=None,
     cfg_dict, changes = apply_overrides(cfg_dict, fixed, overrides)
     train_cfg = TrainConfig.from_dict(cfg_dict)
     validate.check_replace(resume_outputs(run_info, output, changes, "classifier file"),
-                           run_info["run_id"], force, resume_hint)
+                           run_info["run_id"], force, "classifier",
+                           "charlm train-classifier")
     continued(run_info, train_path, dev_path, command, log_file)
     rng = np.random.default_rng(train_cfg.seed)
     train, dev, vocab, notes = _load_data(run_info["train"], run_info["dev"], data,

@@ -155,20 +155,9 @@ def check_model_size(config, dtype, train_cfg, train_tokens):
     check_memory(item * (4 * P + windows))
 
 
-def resume_hint(path):
-    """The command that continues the run that wrote ``path`` (a model file or a
-    checkpoint), when its checkpoint is there."""
-    try:
-        kind = validate.read_header(path).get("kind")
-    except ModelFileError:
-        return None
-    ckpt = path if kind == "checkpoint" else checkpoint_path(str(path))
-    return f"charlm train --resume {ckpt}" if os.path.exists(ckpt) else None
-
-
 def _check_replace(output, checkpoint, run_id, force):
     validate.check_replace([(output, "model file"), (checkpoint, "checkpoint")], run_id,
-                           force, resume_hint)
+                           force, "model", "charlm train")
 
 
 def _check_space(model, output, checkpoint, extra_bytes=0):
@@ -333,7 +322,7 @@ def resume(path, overrides=None, sources=None, stdin_bytes=None, output=None, co
     cfg_dict, changes = apply_overrides(cfg_dict, fixed, overrides)
     train_cfg = TrainConfig.from_dict(cfg_dict)
     validate.check_replace(resume_outputs(run_info, output, changes, "model file"),
-                           run_info["run_id"], force, resume_hint)
+                           run_info["run_id"], force, "model", "charlm train")
     if command:
         run_info["resumed_with"] = list(run_info.get("resumed_with") or []) + [command]
     if log_file is not None:

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 
 from charlm.errors import CharlmError, ModelFileError, UsageError
+from charlm.files import checkpoint_path
 from charlm.store import kinds
 
 FORMAT = "charlm"
@@ -385,14 +386,15 @@ def run_of(header):
     return run_id if isinstance(run_id, str) else None
 
 
-def check_replace(paths, run_id, force=False, resume_hint=None):
+def check_replace(paths, run_id, force=False, family=None, command=None):
     """Refuse to overwrite a file that the training run ``run_id`` did not write.
 
     ``paths``: [(path, what)] the run will write, ``what`` saying what it is ("model
     file", "checkpoint"). A file written by the same run (an earlier part of it, before
-    a resume) may be replaced; anything else only with ``force``. ``resume_hint``:
-    function(path) -> the command that would resume the run that wrote ``path``, or
-    None. Losing a long run to a typo in -o is the worst thing a trainer can do.
+    a resume) may be replaced; anything else only with ``force``. When the file is of
+    the run's own ``family`` and its checkpoint is there, the message gives the
+    ``command`` (``charlm train-tagger``…) with ``--resume`` that would continue the run
+    that wrote it. Losing a long run to a typo in -o is the worst thing a trainer can do.
     """
     if force:
         return
@@ -400,14 +402,25 @@ def check_replace(paths, run_id, force=False, resume_hint=None):
         if not os.path.lexists(path):
             continue
         try:
-            owner = run_of(read_header(path))
+            header = read_header(path)
         except ModelFileError:
             raise UsageError(f"{path} exists and is not a charlm file; choose another name "
                              f"for the {what}, or pass --force to replace it") from None
+        owner = run_of(header)
         if owner is not None and owner == run_id:
             continue
-        hint = resume_hint(path) if resume_hint else None
+        hint = _resume_hint(path, header, family, command)
         resume = f"continue that run with `{hint}`, " if hint else ""
         raise UsageError(f"{path} already holds a {what} that this run did not write; "
                          f"{resume}choose another name with -o, or pass --force to "
                          "replace it")
+
+
+def _resume_hint(path, header, family, command):
+    """``command --resume CHECKPOINT`` for the run that wrote ``path``, when the file is
+    of ``family`` and that checkpoint exists; else None."""
+    kind = kinds.get(header.get("kind", "model"))
+    if command is None or kind is None or kind.family != family:
+        return None
+    ckpt = path if kind.checkpoint else checkpoint_path(str(path))
+    return f"{command} --resume {ckpt}" if os.path.exists(ckpt) else None

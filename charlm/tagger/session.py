@@ -13,13 +13,12 @@ still give exactly the same ids.
 
 from __future__ import annotations
 
-import os
 import secrets
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from charlm.errors import CorpusError, ModelFileError, UsageError
+from charlm.errors import CorpusError, UsageError
 from charlm.settings import Settings
 from charlm.store import tagfile, validate
 from charlm.tagger.data import TagBatches, TagVocab
@@ -109,24 +108,11 @@ def _load_data(train_path, dev_path, data, train_cfg, rng, vocab=None):
     return train, dev, vocab, scheme
 
 
-def resume_hint(path):
-    """The command that continues the tagger run that wrote ``path``, when its
-    checkpoint is there."""
-    try:
-        kind = validate.read_header(path).get("kind")
-    except ModelFileError:
-        return None
-    if kind not in tagfile.KINDS:
-        return None
-    ckpt = path if kind == "tagger-checkpoint" else checkpoint_path(str(path))
-    return f"charlm train-tagger --resume {ckpt}" if os.path.exists(ckpt) else None
-
-
 def _check_replace(output, checkpoint, run_id, force):
     """Never overwrite a file another run wrote, unless ``force``: a typo in -o must
     not destroy a trained model."""
     validate.check_replace([(output, "tagger file"), (checkpoint, "checkpoint")], run_id,
-                           force, resume_hint)
+                           force, "tagger", "charlm train-tagger")
 
 
 def start(train_path, dev_path, train_cfg, data, *, cell="lstm", hidden=128, layers=1,
@@ -213,7 +199,7 @@ def resume(path, overrides=None, train_path=None, dev_path=None, output=None,
     cfg_dict, changes = apply_overrides(cfg_dict, fixed, overrides)
     train_cfg = TrainConfig.from_dict(cfg_dict)
     validate.check_replace(resume_outputs(run_info, output, changes, "tagger file"),
-                           run_info["run_id"], force, resume_hint)
+                           run_info["run_id"], force, "tagger", "charlm train-tagger")
     continued(run_info, train_path, dev_path, command, log_file)
     rng = np.random.default_rng(train_cfg.seed)
     train, dev, vocab, scheme = _load_data(run_info["train"], run_info["dev"], data,

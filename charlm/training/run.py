@@ -11,14 +11,8 @@ import os
 import secrets
 
 from charlm.errors import UsageError
-from charlm.files import check_writable
+from charlm.files import check_writable, checkpoint_path  # noqa: F401 (the runs' import)
 from charlm.training.trainer import RESUME_MAY_CHANGE
-
-
-def checkpoint_path(output):
-    """model.npz → model.ckpt.npz"""
-    base = output[:-4] if output.endswith(".npz") else output
-    return base + ".ckpt.npz"
 
 
 def check_output(path):
