@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from charlm.errors import CorpusError
-from charlm.training.batching import length_batches
+from charlm.training.batching import length_batches, word_dropout
 from charlm.text.tokens import normalize_text, split_tokens
 
 PAD, UNK = "<pad>", "<unk>"
@@ -159,8 +159,7 @@ class LineBatches:
         for idx in length_batches(self.lengths, self.batch_size, rng):
             lines = [self.id_lists[i] for i in idx]
             if rng is not None and self.unk_p is not None:
-                lines = [np.where(rng.random(len(x)) < self.unk_p[x], UNK_ID, x)
-                         for x in lines]
+                lines = word_dropout(lines, self.unk_p, UNK_ID, rng)
             batch, sort = make_batch(lines, idx)
             out.append((batch, self.label_ids[idx][sort], None))
         if rng is None:

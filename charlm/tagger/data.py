@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from charlm.errors import CorpusError
-from charlm.training.batching import length_batches
+from charlm.training.batching import length_batches, word_dropout
 
 PAD, UNK = "<pad>", "<unk>"
 PAD_ID, UNK_ID = 0, 1
@@ -225,8 +225,7 @@ class TagBatches:
         for idx in length_batches(self.lengths, self.batch_size, rng):
             words = [self.word_ids[i] for i in idx]
             if rng is not None and self.unk_p is not None:
-                words = [np.where(rng.random(len(w)) < self.unk_p[w], UNK_ID, w)
-                         for w in words]
+                words = word_dropout(words, self.unk_p, UNK_ID, rng)
             out.append(make_batch(self.vocab, [self.tokens_[i] for i in idx], idx, words,
                                   [self.tag_ids[i] for i in idx]))
         if rng is None:

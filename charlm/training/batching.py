@@ -30,3 +30,11 @@ def length_batches(lengths, batch_size, rng=None):
     if rng is not None:
         chunks = [chunks[i] for i in rng.permutation(len(chunks))]
     return chunks
+
+
+def word_dropout(id_lists, unk_p, unk_id, rng):
+    """Each sequence of ``id_lists`` with every id ``w`` replaced by ``unk_id`` with
+    probability ``unk_p[w]`` (rare words more often, so the UNK row learns to stand in
+    for the words it will meet at run time). One ``rng.random(len)`` draw per sequence,
+    in order, so a resumed run draws the same masks."""
+    return [np.where(rng.random(len(x)) < unk_p[x], unk_id, x) for x in id_lists]
