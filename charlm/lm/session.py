@@ -110,17 +110,19 @@ def read_sources(srcs, text_cfg, encoding_errors="strict", progress=None, use_ca
 
 
 def check_dev(paths):
-    """Refuse dev paths that cannot be read, before any corpus is."""
+    """Refuse dev paths that cannot be read, before any corpus is; their sources."""
     if any(p == "-" for p in paths):
         raise UsageError("--dev reads files, not standard input")
-    check_readable(resolve_sources(paths))
+    srcs = resolve_sources(paths)
+    check_readable(srcs)
+    return srcs
 
 
 def read_dev(paths, sources, text_cfg, encoding_errors="strict", use_cache=True):
     """The dev text of ``train --dev``: its sources and type stream, read like the
     corpus. A dev file that is also part of the corpus is refused."""
-    check_dev(paths)
-    srcs, stream = read_corpus(paths, text_cfg, encoding_errors, use_cache=use_cache)
+    srcs, stream = read_sources(check_dev(paths), text_cfg, encoding_errors,
+                                use_cache=use_cache)
     corpus_files = {os.path.realpath(s.path) for s in sources if s.path}
     for s in srcs:
         if s.path and os.path.realpath(s.path) in corpus_files:
