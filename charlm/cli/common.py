@@ -209,9 +209,9 @@ def _stack(options):
     return decorate
 
 
-def schedule_options(lr, lr_default_help=None):
+def schedule_options(lr, lr_default_help=None, average=0.0):
     """How every trainer steps: --lr (default ``lr``; None with ``lr_default_help`` when
-    the command decides), its schedule, --clip and --optimizer."""
+    the command decides), its schedule, --clip, --optimizer and --average."""
     from charlm.training.schedule import DEFAULT_SCHEDULE, SCHEDULES
 
     return _stack([
@@ -235,6 +235,11 @@ def schedule_options(lr, lr_default_help=None):
                      help="Clip the gradient's global norm to this; 0 turns clipping off."),
         click.option("--optimizer", type=click.Choice(["adam", "sgd"]), default="adam",
                      show_default=True, help="Update rule."),
+        click.option("--average", type=FiniteRange(0, 1, max_open=True), default=average,
+                     show_default=True,
+                     help="Validate and save a moving average of the weights, "
+                          "θ̄ ← δ θ̄ + (1-δ) θ after every step, with this δ (about the "
+                          "last 1/(1-δ) steps); 0 uses the weights as they are."),
     ])
 
 

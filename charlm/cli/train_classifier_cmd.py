@@ -13,7 +13,7 @@ from charlm.cli.workers import begin, rank_console, rank_guard, workers_option
 DEFAULT_CLASSIFIER = "classifier.npz"     # charlm.classifier.file.DEFAULT_CLASSIFIER
 TRAIN_FIELDS = ("batch_size", "lr", "optimizer", "clip", "steps", "epochs", "time_limit",
                 "patience", "eval_every", "val_fraction", "seed", "dtype", "lr_schedule",
-                "warmup", "lr_decay", "lr_decay_every", "min_lr", "checkpoint_every")
+                "warmup", "lr_decay", "lr_decay_every", "min_lr", "checkpoint_every", "average")
 MODEL_FIELDS = ("cell", "hidden", "layers", "embed", "bidirectional", "pool", "dropout")
 DATA_FIELDS = ("format", "text_col", "label_col", "header", "min_count", "max_vocab",
                "word_dropout", "encoding_errors")

@@ -27,7 +27,7 @@ TRAIN_FIELDS = ("batch_size", "seq_len", "lr", "optimizer", "clip", "steps", "ep
                 "time_limit", "patience", "eval_every", "val_fraction", "val_max_tokens",
                 "seed", "dtype",
                 "lr_schedule", "warmup", "lr_decay", "lr_decay_every", "min_lr",
-                "sample_every", "sample_length", "checkpoint_every")
+                "sample_every", "sample_length", "checkpoint_every", "average")
 MODEL_FIELDS = ("cell", "hidden", "layers", "embed", "dropout")
 TEXT_FIELDS = ("level", "split", "lowercase", "normalize", "graphemes", "reverse")
 VOCAB_FIELDS = ("min_count", "max_vocab", "encoding_errors")

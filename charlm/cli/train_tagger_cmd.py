@@ -12,7 +12,7 @@ from charlm.store import DEFAULT_TAGGER
 
 TRAIN_FIELDS = ("batch_size", "lr", "optimizer", "clip", "steps", "epochs", "time_limit",
                 "patience", "eval_every", "val_fraction", "seed", "dtype", "lr_schedule",
-                "warmup", "lr_decay", "lr_decay_every", "min_lr", "checkpoint_every")
+                "warmup", "lr_decay", "lr_decay_every", "min_lr", "checkpoint_every", "average")
 MODEL_FIELDS = ("cell", "hidden", "layers", "embed", "char_embed", "char_hidden", "dropout",
                 "crf")
 DATA_FIELDS = ("format", "tag_column", "token_col", "tag_col", "tag_scheme", "min_count",

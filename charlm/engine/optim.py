@@ -6,6 +6,15 @@ checkpoint is just more named arrays next to the weights.
 SGD:  θ ← θ - lr · g
 Adam: m ← β₁ m + (1-β₁) g;  v ← β₂ v + (1-β₂) g²
       θ ← θ - lr · m̂ / (√v̂ + ε),  m̂ = m / (1-β₁ᵗ),  v̂ = v / (1-β₂ᵗ)
+
+Either may also keep an exponential moving average of the weights it produces
+(``average`` = δ, 0 for none), read back bias-corrected like Adam's moments:
+
+      θ̄ ← δ θ̄ + (1-δ) θ,   θ̂ = θ̄ / (1-δᵗ)
+
+so that θ̂ is a weighted mean of the last ≈ 1/(1-δ) steps' weights. Evaluating and
+saving θ̂ instead of θ smooths out the noise of the last updates (Polyak averaging).
+It is kept as ``avg/…`` beside the moments.
 """
 
 from __future__ import annotations
@@ -13,33 +22,70 @@ from __future__ import annotations
 import numpy as np
 
 
-class SGD:
+class _Averaging:
+    """The moving average of the weights, for both optimisers."""
+
+    def _init_average(self, params, average):
+        if not 0.0 <= average < 1.0:
+            raise ValueError("the average's decay must be in [0, 1)")
+        self.average = average
+        self.params = params
+        self.avg = {k: np.zeros_like(v) for k, v in params.items()} if average else {}
+
+    def _update_average(self, params):
+        d = self.average
+        for k, a in self.avg.items():
+            a *= d
+            a += (1.0 - d) * params[k]
+
+    def averaged(self):
+        """θ̂ for every parameter (None without averaging or before the first step)."""
+        if not self.avg or self.t == 0:
+            return None
+        scale = 1.0 / (1.0 - self.average ** self.t)
+        return {k: a * scale for k, a in self.avg.items()}
+
+    def _average_arrays(self):
+        return {f"avg/{k}": a for k, a in self.avg.items()}
+
+    def _load_average(self, arrays, t):
+        # A run that starts averaging on resume starts from the current weights: the
+        # stored sum that the bias correction turns back into θ.
+        for k, a in self.avg.items():
+            a[...] = arrays.get(f"avg/{k}", self.params[k] * (1.0 - self.average ** t))
+
+
+class SGD(_Averaging):
     name = "sgd"
 
-    def __init__(self, params, lr):
+    def __init__(self, params, lr, average=0.0):
         self.lr = lr
         self.t = 0
+        self._init_average(params, average)
 
     def step(self, params, grads):
         self.t += 1
         for k, g in grads.items():
             params[k] -= self.lr * g
+        self._update_average(params)
 
     def state_arrays(self):
-        return {}
+        return self._average_arrays()
 
     def load_state_arrays(self, arrays, t):
         self.t = t
+        self._load_average(arrays, t)
 
 
-class Adam:
+class Adam(_Averaging):
     name = "adam"
 
-    def __init__(self, params, lr, beta1=0.9, beta2=0.999, eps=1e-8):
+    def __init__(self, params, lr, beta1=0.9, beta2=0.999, eps=1e-8, average=0.0):
         self.lr, self.beta1, self.beta2, self.eps = lr, beta1, beta2, eps
         self.t = 0
         self.m = {k: np.zeros_like(v) for k, v in params.items()}
         self.v = {k: np.zeros_like(v) for k, v in params.items()}
+        self._init_average(params, average)
 
     def step(self, params, grads):
         self.t += 1
@@ -55,10 +101,12 @@ class Adam:
             denom = np.sqrt(v)
             denom += self.eps
             params[k] -= (step * m) / denom
+        self._update_average(params)
 
     def state_arrays(self):
         out = {f"m/{k}": a for k, a in self.m.items()}
         out.update({f"v/{k}": a for k, a in self.v.items()})
+        out.update(self._average_arrays())
         return out
 
     def load_state_arrays(self, arrays, t):
@@ -66,6 +114,7 @@ class Adam:
             self.m[k][...] = arrays[f"m/{k}"]
             self.v[k][...] = arrays[f"v/{k}"]
         self.t = t
+        self._load_average(arrays, t)
 
 
 OPTIMIZERS = {"adam": Adam, "sgd": SGD}

@@ -51,7 +51,7 @@ def _lm_layout(header, checkpoint):
         states = ("a", "c") if config.cell == "lstm" else ("a",)
         carried = ArraySpec((config.hidden, None), (dtype,))
         optional += [
-            (r"optimizer/[mv]/(.+)", lambda m: params.get(m.group(1))),
+            (r"optimizer/(?:m|v|avg)/(.+)", lambda m: params.get(m.group(1))),
             (r"carried/layer(\d{1,4})\.([ac])",
              lambda m: carried if (1 <= int(m.group(1)) <= config.layers
                                    and m.group(2) in states) else None),
@@ -69,6 +69,7 @@ def _checkpoint_complete(params, optimizer, layers, states):
     groups = {
         "the optimizer state": ({f"optimizer/{m}/{k}" for m in "mv" for k in params}
                                 if optimizer == "adam" else set()),
+        "the average of the weights": {f"optimizer/avg/{k}" for k in params},
         "the carried hidden state": {f"carried/layer{l}.{s}" for l in range(1, layers + 1)
                                      for s in states},
         "the stored corpus": {"data/train", "data/val"},
@@ -77,7 +78,8 @@ def _checkpoint_complete(params, optimizer, layers, states):
     def complete(names):
         if optimizer == "adam" and not groups["the optimizer state"] <= names:
             raise Invalid("the optimizer state is incomplete; the checkpoint is damaged")
-        if optimizer != "adam" and any(n.startswith("optimizer/") for n in names):
+        if optimizer != "adam" and any(n.startswith(("optimizer/m/", "optimizer/v/"))
+                                       for n in names):
             raise Invalid(f"optimizer state for {optimizer!r}, which keeps none")
         for what, group in groups.items():
             present = group & names

@@ -211,7 +211,7 @@ def params_layout(header, config, checkpoint, parsed):
               for name, shape in config.param_shapes().items()}
     optional = []
     if checkpoint:
-        optional.append((r"optimizer/[mv]/(.+)", lambda m: params.get(m.group(1))))
+        optional.append((r"optimizer/(?:m|v|avg)/(.+)", lambda m: params.get(m.group(1))))
     return Layout(params, optional, parsed=parsed)
 
 

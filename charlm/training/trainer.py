@@ -94,6 +94,9 @@ class TrainConfig(Settings):
     sample_every: int | None = None  # steps between samples; None: at every evaluation; 0: never
     sample_length: int = 100    # tokens in a training-time sample
     checkpoint_every: int | None = None  # steps between checkpoints; None: at every evaluation
+    # δ of the moving average of the weights that is validated and saved (see
+    # charlm.engine.optim); 0 validates and saves the weights as they are.
+    average: float = 0.0
 
     def __post_init__(self):
         if self.optimizer not in OPTIMIZERS:
@@ -102,6 +105,8 @@ class TrainConfig(Settings):
             raise UsageError(f"dtype must be float32 or float64, not {self.dtype!r}")
         if self.lr_schedule not in SCHEDULES:
             raise UsageError(f"unknown learning-rate schedule {self.lr_schedule!r}")
+        if not 0.0 <= self.average < 1.0:
+            raise UsageError(f"--average must be in [0, 1), not {self.average!r}")
 
 
 # Settings that may differ when a run is resumed: they change how long or how fast
@@ -109,7 +114,7 @@ class TrainConfig(Settings):
 RESUME_MAY_CHANGE = frozenset({
     "lr", "clip", "steps", "epochs", "time_limit", "patience", "eval_every",
     "lr_schedule", "warmup", "lr_decay", "lr_decay_every", "min_lr",
-    "sample_every", "sample_length", "checkpoint_every"})
+    "sample_every", "sample_length", "checkpoint_every", "average"})
 
 
 @dataclass
@@ -236,7 +241,8 @@ class Trainer:
         self.select = select                # a metric to maximise instead of the loss
         self.state = state or TrainState()
         self.carried = carried              # hidden state carried into the next window
-        self.optimizer = OPTIMIZERS[cfg.optimizer](model.params, cfg.lr)
+        self.optimizer = OPTIMIZERS[cfg.optimizer](model.params, cfg.lr,
+                                                   average=getattr(cfg, "average", 0.0))
         if optimizer_arrays is not None:
             self.optimizer.load_state_arrays(optimizer_arrays, self.state.step)
         if self.state.rng is not None:
@@ -539,6 +545,26 @@ class Trainer:
         return result[1]
 
     def _evaluate(self, lr, count_patience):
+        """Validate and, when better, save: the averaged weights when training keeps
+        an average (swapped in for this, and back out before training goes on)."""
+        params = self.model.params
+        averaged = self.optimizer.averaged()
+        current = {k: params[k].copy() for k in averaged} if averaged else {}
+        for k, a in (averaged or {}).items():
+            params[k][...] = a
+        try:
+            event = self._assess(lr, count_patience)
+        finally:
+            for k, a in current.items():
+                params[k][...] = a
+        if (all(np.isfinite(p).all() for p in params.values())
+                and (event.val_loss is None or _finite(event.val_loss))):
+            self._snapshot()
+        yield event
+
+    def _assess(self, lr, count_patience):
+        """Validate the weights in the model now, save them if they are the best so far,
+        and say so as an :class:`Evaluated`."""
         s = self.state
         with np.errstate(over="ignore", invalid="ignore"):
             val = self._validation()
@@ -566,11 +592,9 @@ class Trainer:
             if self.root:
                 self.save_model(self.training_info())
             saved = True
-        if params_ok and (val is None or _finite(val)):
-            self._snapshot()
-        yield Evaluated(s.step, val, s.smooth_loss, s.best_val, s.best_step, improved, saved,
-                        lr, self.last_grad_norm, s.tokens, s.elapsed, self._epochs_done(),
-                        metrics, s.best_metrics)
+        return Evaluated(s.step, val, s.smooth_loss, s.best_val, s.best_step, improved, saved,
+                         lr, self.last_grad_norm, s.tokens, s.elapsed, self._epochs_done(),
+                         metrics, s.best_metrics)
 
 
 def _rows(item, lo, hi):
