@@ -72,7 +72,8 @@ def quality(args):
     model = os.path.join(args.output, f"{args.task}.npz")
     train = charlm("train-classifier", data / "train.tsv", "--dev", data / "dev.tsv",
                    *TASKS[args.task], "--time", args.time, "-o", model, "--force",
-                   "--progress", "off", "--json", *args.extra)
+                   "--progress", "off", "--json", *args.extra,
+                   *(["--log-file", args.log_file] if args.log_file else []))
     print("$", " ".join(train[2:]), flush=True)
     out = subprocess.run(train, stdout=subprocess.PIPE, check=True, text=True).stdout
     summary = json.loads(out)
@@ -148,14 +149,18 @@ def main():
     q.add_argument("task", choices=sorted(TASKS))
     q.add_argument("--time", default="10m")
     q.add_argument("-o", "--output", default=".")
-    q.add_argument("extra", nargs="*", help="more train-classifier options (after --)")
+    q.add_argument("--log-file", help="train-classifier's log of every evaluation")
     s = sub.add_parser("speed")
     s.add_argument("--sst2")
     s.add_argument("--names")
     s.add_argument("--repeats", type=int, default=3)
     s.add_argument("--copies", type=int, default=3, help="test set copies piped through")
     s.add_argument("--train-steps", type=int, default=40)
-    args = ap.parse_args()
+    argv = sys.argv[1:]
+    # More train-classifier options follow a -- (argparse would take them for its own).
+    extra = argv[argv.index("--") + 1:] if "--" in argv else []
+    args = ap.parse_args(argv[:argv.index("--")] if "--" in argv else argv)
+    args.extra = extra
     quality(args) if args.what == "quality" else speed(args)
 
 

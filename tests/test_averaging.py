@@ -105,3 +105,35 @@ def test_an_averaged_run_resumes_exactly(tmp_path):
 def test_average_must_be_below_one():
     with pytest.raises(UsageError, match="--average"):
         TrainConfig(steps=1, average=1.0)
+
+
+def test_the_default_averages_over_about_an_epoch(tmp_path):
+    from charlm.text.corpus import Batches
+    from charlm.training.trainer import epoch_average
+
+    rng = np.random.default_rng(0)
+    for lines in (False, True):
+        ids = rng.integers(2, 9, size=5000)
+        ids[::7] = 0                                     # line ends (EOS)
+        b = Batches(ids, 8, 16, lines=lines)
+        exact = len(b.epoch())
+        assert exact - 1 <= len(b) <= exact
+    assert epoch_average(Batches(np.arange(2, 1002), 4, 10)) == pytest.approx(1 - 1 / 25)
+    run = _run(tmp_path, "auto", average=None)
+    assert run.trainer.optimizer.average == pytest.approx(1 - 1 / len(run.trainer.train_batches))
+
+
+def test_the_option_takes_epoch_or_a_number(tmp_path):
+    from click.testing import CliRunner
+
+    from charlm.cli.app import cli
+
+    corpus = _corpus(tmp_path)
+    for value, code in (("epoch", 0), ("0", 0), ("0.5", 0), ("1", 2), ("-0.1", 2), ("x", 2),
+                        ("nan", 2)):
+        r = CliRunner().invoke(cli, ["train", corpus, "-o", str(tmp_path / "m.npz"), "--steps",
+                                     "2", "--hidden", "4", "--progress", "off", "--force",
+                                     "--average", value])
+        assert r.exit_code == code, (value, r.output)
+        if code:
+            assert "--average" in r.output

@@ -96,3 +96,34 @@ def test_small_crf_ner_run_end_to_end(tmp_path):
             input="Barack Obama visited Paris.\n")
     rec = json.loads(r.stdout)
     assert r.exit_code == 0 and all(0 < p <= 1 for p in rec["probs"])
+
+
+def test_bundled_entity_tagger_finds_people_places_and_organisations():
+    if not os.path.exists(tagfile.BUNDLED_ENTITY_TAGGER):
+        pytest.fail("the bundled entity tagger is missing: run corpora/build_entity_tagger.py")
+    r = run("tag", "--entities", "--format", "spans",
+            input="Barack Obama visited Paris with Angela Merkel.\n")
+    assert r.exit_code == 0 and r.stderr == ""
+    spans = json.loads(r.stdout)["entities"]
+    found = {(s["text"], s["type"]) for s in spans}
+    assert ("Barack Obama", "PER") in found and ("Paris", "LOC") in found
+    line = "Barack Obama visited Paris with Angela Merkel."
+    for s in spans:
+        assert line[s["start"]:s["end"]] == s["text"]
+    r = run("tag", "--entities", "--format", "conllu", input="Obama visited Paris.\n")
+    assert r.exit_code == 0 and "NER=B-PER" in r.stdout
+
+
+def test_entities_and_a_model_option_do_not_mix(tmp_path):
+    r = CliRunner().invoke(cli, ["tag", "--entities", "-m", str(tmp_path / "x.npz")],
+                           input="Hello.\n")
+    assert r.exit_code == 2 and "--entities" in r.output
+    assert len(r.output.strip().splitlines()) == 1
+
+
+@pytest.mark.realdata
+def test_bundled_entity_tagger_f1_on_uner_ewt_test():
+    gold = shared_file("tagging/uner_en_ewt/en_ewt-ud-test.iob2")
+    r = run("evaluate", "-m", tagfile.BUNDLED_ENTITY_TAGGER, gold, "--format", "json")
+    assert r.exit_code == 0
+    assert json.loads(r.stdout)["entities"]["f1"] >= 0.65

@@ -152,3 +152,24 @@ def test_info_word_level_notes_example(tmp_path):
     V = modelfile.load(out).model.config.vocab_size
     r = run("info", out).stdout
     assert "(100, 100)" in r and f"(100, {V})" in r and f"(100, {100 + V})" in r
+
+
+@pytest.mark.parametrize("lines,want", [(2_000, (32, 64)), (100_000, (64, 128))])
+def test_batch_and_window_follow_the_corpus_size_unless_given(tmp_path, lines, want):
+    from charlm.training.defaults import LARGE_FROM_TOKENS
+
+    p = tmp_path / "c.txt"
+    p.write_text("\n".join(["anna", "bob", "carla", "dan", "eve", "frank", "gina",
+                            "hannah", "ivo", "julia kowalski"] * (lines // 10)) + "\n")
+    tokens = len(p.read_text())
+    assert (tokens >= LARGE_FROM_TOKENS / 0.9) == (want == (64, 128))
+    r = run("train", p, "-o", tmp_path / "m.npz", "--steps", "1", "--hidden", "4",
+            "--progress", "off", "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["tokens"] == want[0] * want[1]
+    cfg = modelfile.load(tmp_path / "m.npz").training["config"]
+    assert (cfg["batch_size"], cfg["seq_len"]) == want
+    r = run("train", p, "-o", tmp_path / "g.npz", "--steps", "1", "--hidden", "4",
+            "--batch-size", "5", "--progress", "off", "--json")
+    cfg = modelfile.load(tmp_path / "g.npz").training["config"]
+    assert (cfg["batch_size"], cfg["seq_len"]) == (5, want[1])

@@ -150,6 +150,26 @@ class FiniteRange(click.FloatRange):
         return value
 
 
+class Average(click.ParamType):
+    """δ of the moving average of the weights: a number in [0, 1), or ``epoch``
+    (None: about the last epoch)."""
+
+    name = "average"
+
+    def convert(self, value, param, ctx):
+        if value is None or value == "epoch":
+            return None
+        if isinstance(value, float):
+            return value
+        try:
+            d = float(value)
+        except ValueError:
+            d = math.nan
+        if not (math.isfinite(d) and 0.0 <= d < 1.0):
+            self.fail(f"{value!r} is neither 'epoch' nor a number in [0, 1)", param, ctx)
+        return d
+
+
 class Duration(click.ParamType):
     """Seconds, or a number with s/m/h: 90, 90s, 10m, 1.5h."""
 
@@ -209,7 +229,7 @@ def _stack(options):
     return decorate
 
 
-def schedule_options(lr, lr_default_help=None, average=0.0):
+def schedule_options(lr, lr_default_help=None):
     """How every trainer steps: --lr (default ``lr``; None with ``lr_default_help`` when
     the command decides), its schedule, --clip, --optimizer and --average."""
     from charlm.training.schedule import DEFAULT_SCHEDULE, SCHEDULES
@@ -235,11 +255,12 @@ def schedule_options(lr, lr_default_help=None, average=0.0):
                      help="Clip the gradient's global norm to this; 0 turns clipping off."),
         click.option("--optimizer", type=click.Choice(["adam", "sgd"]), default="adam",
                      show_default=True, help="Update rule."),
-        click.option("--average", type=FiniteRange(0, 1, max_open=True), default=average,
-                     show_default=True,
+        click.option("--average", type=Average(), default="epoch", show_default=True,
+                     metavar="D|epoch",
                      help="Validate and save a moving average of the weights, "
-                          "θ̄ ← δ θ̄ + (1-δ) θ after every step, with this δ (about the "
-                          "last 1/(1-δ) steps); 0 uses the weights as they are."),
+                          "avg ← δ avg + (1-δ) θ after every step: over about the last "
+                          "1/(1-δ) steps; epoch: δ = 1 - 1/(steps per epoch); 0: the "
+                          "weights as they are."),
     ])
 
 

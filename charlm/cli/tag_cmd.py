@@ -24,13 +24,16 @@ def tagger_option(f):
 def load_tagger(path, constrained=True):
     """(bundle, model ready to decode) of a tagger file, or of the default tagger."""
     from charlm.errors import ModelFileError
-    from charlm.store import BUNDLED_TAGGER, default_tagger_path, tagfile
+    from charlm.store import (BUNDLED_ENTITY_TAGGER, BUNDLED_TAGGER, default_tagger_path,
+                              tagfile)
     from charlm.tagger.tagging import attach
 
     path = path or default_tagger_path()
-    if path == BUNDLED_TAGGER and not os.path.exists(path):
-        raise ModelFileError("the bundled English tagger is missing from this installation; "
-                             "train one with `charlm train-tagger` and pass it with -m")
+    if path in (BUNDLED_TAGGER, BUNDLED_ENTITY_TAGGER) and not os.path.exists(path):
+        what = "entity " if path == BUNDLED_ENTITY_TAGGER else ""
+        raise ModelFileError(f"the bundled English {what}tagger is missing from this "
+                             "installation; train one with `charlm train-tagger` and pass "
+                             "it with -m")
     bundle = tagfile.load(path)
     return bundle, attach(bundle, constrained)
 
@@ -50,6 +53,10 @@ def input_kind(source, given):
 @click.command()
 @click.argument("file", default="-", type=click.Path(allow_dash=True, dir_okay=False))
 @tagger_option
+@click.option("--entities", is_flag=True,
+              help="Use the bundled English entity tagger (PER, ORG, LOC) instead of the "
+                   "part-of-speech one; with --format spans, entity text, type and "
+                   "offsets.")
 @click.option("--input", "input_fmt", type=click.Choice(INPUTS), default="auto",
               show_default=True,
               help="text: one sentence per line; conllu/conll: a tagged or untagged file "
@@ -78,8 +85,8 @@ def input_kind(source, given):
               help="Entity taggers: take each token's most probable tag instead of the "
                    "best valid sequence (constrained Viterbi).")
 @encoding_errors_option
-def tag(file, model_path, input_fmt, pretokenized, fmt, tag_column, probs, all_probs,
-        no_constrain, encoding_errors):
+def tag(file, model_path, entities, input_fmt, pretokenized, fmt, tag_column, probs,
+        all_probs, no_constrain, encoding_errors):
     """Tag the sentences of FILE (default: standard input) with a tagger.
 
     Parts of speech with the bundled English tagger, or whatever a tagger of
@@ -98,6 +105,13 @@ def tag(file, model_path, input_fmt, pretokenized, fmt, tag_column, probs, all_p
     from charlm.tagger.tagging import tag_stream
     from charlm.text.conll import format_sentence, read_raw, read_tagged
 
+    if entities:
+        from charlm.store import BUNDLED_ENTITY_TAGGER
+
+        if model_path:
+            raise UsageError("--entities chooses the bundled entity tagger; leave out -m "
+                             "(or leave out --entities to use the tagger of -m)")
+        model_path = BUNDLED_ENTITY_TAGGER
     bundle, model = load_tagger(model_path, not no_constrain)
     scheme = bundle.tagging.get("scheme")
     kind = input_kind(file, input_fmt)

@@ -50,10 +50,12 @@ VOCAB_FIELDS = ("min_count", "max_vocab", "encoding_errors")
 @click.option("--dropout", type=FiniteRange(0, 1, max_open=True), default=DEFAULT_DROPOUT,
               show_default=True, help="Dropout between layers and before the softmax "
                                       "(training only; 0 turns it off).")
-@click.option("--seq-len", type=click.IntRange(1), default=64, show_default=True,
-              help="Steps of truncated backpropagation through time (T).")
-@click.option("--batch-size", type=click.IntRange(1), default=32, show_default=True,
-              help="Sequences trained in parallel (N).")
+@click.option("--seq-len", type=click.IntRange(1), default=None,
+              help="Steps of truncated backpropagation through time (T) [default: 128 "
+                   "when the training part holds at least 524,288 tokens, else 64].")
+@click.option("--batch-size", type=click.IntRange(1), default=None,
+              help="Sequences trained in parallel (N) [default: 64 when the training "
+                   "part holds at least 524,288 tokens, else 32].")
 @schedule_options(DEFAULT_LR)
 @stop_options("the training text", 50)
 @click.option("--val-fraction", type=FiniteRange(0, 1, max_open=True), default=0.1,

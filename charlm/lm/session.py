@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -32,7 +32,7 @@ from charlm.text.corpus import (Batches, Prepared, encode_dev, prepare, resolve_
                                 type_stream)
 from charlm.text.reader import check_readable
 from charlm.errors import ModelFileError, UsageError
-from charlm.training.defaults import DEFAULT_DROPOUT
+from charlm.training.defaults import DEFAULT_DROPOUT, default_batch
 from charlm.lm.model import LanguageModel, ModelConfig
 from charlm.lm.sampling import NOVEL_ARRAY, sample_texts
 from charlm.training.run import (apply_overrides, carried_from_arrays, check_memory,
@@ -208,6 +208,10 @@ def start(sources, text_cfg, train_cfg, *, cell="lstm", hidden=128, layers=2,
     if dev:
         prepared = with_dev(prepared, dev_srcs, dev_stream, text_cfg, train_cfg)
         del dev_stream
+    if train_cfg.batch_size is None or train_cfg.seq_len is None:
+        n, t = default_batch(len(prepared.train_ids))
+        train_cfg = replace(train_cfg, batch_size=train_cfg.batch_size or n,
+                            seq_len=train_cfg.seq_len or t)
     config = ModelConfig(
         vocab_size=len(prepared.vocab), cell=cell, hidden=hidden, layers=layers,
         embed=default_embed(text_cfg.level) if embed is None else embed,

@@ -26,6 +26,8 @@ TAGGER_ENV = "CHARLM_TAGGER"
 DEFAULT_TAGGER = "tagger.npz"      # what `charlm train-tagger` writes without -o
 BUNDLED_TAGGER = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                               "tagger", "default", "en_ewt_upos.npz")
+# The English PER/ORG/LOC entity tagger that ships too (`charlm tag --entities`).
+BUNDLED_ENTITY_TAGGER = os.path.join(os.path.dirname(BUNDLED_TAGGER), "en_uner_entities.npz")
 
 
 def default_tagger_path():

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from charlm.store import (BUNDLED_TAGGER, DEFAULT_TAGGER, TAGGER_ENV,  # noqa: F401
-                          archive, default_tagger_path)
+from charlm.store import (BUNDLED_ENTITY_TAGGER, BUNDLED_TAGGER, DEFAULT_TAGGER,  # noqa: F401
+                          TAGGER_ENV, archive, default_tagger_path)
 from charlm.store import kinds as registry
 
 KINDS = ("tagger", "tagger-checkpoint")

@@ -498,6 +498,12 @@ class Batches:
     def tokens(self):
         return len(self.ids)
 
+    def __len__(self):
+        """Windows in a pass (for line framing, rows cut at line ends may make it a
+        few more)."""
+        rows = min(self.N, len(self.ids))
+        return -(-(-(-len(self.ids) // rows)) // self.T)
+
 
 class Epoch:
     """``len(epoch)`` windows; ``epoch[i]`` is (x, y, mask), each (N, ≤T), with

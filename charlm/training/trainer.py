@@ -95,8 +95,9 @@ class TrainConfig(Settings):
     sample_length: int = 100    # tokens in a training-time sample
     checkpoint_every: int | None = None  # steps between checkpoints; None: at every evaluation
     # δ of the moving average of the weights that is validated and saved (see
-    # charlm.engine.optim); 0 validates and saves the weights as they are.
-    average: float = 0.0
+    # charlm.engine.optim); 0 validates and saves the weights as they are; None
+    # averages over about the last epoch (epoch_average).
+    average: float | None = 0.0
 
     def __post_init__(self):
         if self.optimizer not in OPTIMIZERS:
@@ -105,7 +106,7 @@ class TrainConfig(Settings):
             raise UsageError(f"dtype must be float32 or float64, not {self.dtype!r}")
         if self.lr_schedule not in SCHEDULES:
             raise UsageError(f"unknown learning-rate schedule {self.lr_schedule!r}")
-        if not 0.0 <= self.average < 1.0:
+        if self.average is not None and not 0.0 <= self.average < 1.0:
             raise UsageError(f"--average must be in [0, 1), not {self.average!r}")
 
 
@@ -210,6 +211,12 @@ class Finished:
     summary: dict = field(default_factory=dict)
 
 
+def epoch_average(batches):
+    """δ = 1 - 1/(updates per epoch): the moving average of the weights then spans
+    about the last pass over the training data."""
+    return 1.0 - 1.0 / max(len(batches), 1)
+
+
 def _finite(x):
     return x is not None and math.isfinite(x)
 
@@ -241,8 +248,8 @@ class Trainer:
         self.select = select                # a metric to maximise instead of the loss
         self.state = state or TrainState()
         self.carried = carried              # hidden state carried into the next window
-        self.optimizer = OPTIMIZERS[cfg.optimizer](model.params, cfg.lr,
-                                                   average=getattr(cfg, "average", 0.0))
+        average = cfg.average if cfg.average is not None else epoch_average(train_batches)
+        self.optimizer = OPTIMIZERS[cfg.optimizer](model.params, cfg.lr, average=average)
         if optimizer_arrays is not None:
             self.optimizer.load_state_arrays(optimizer_arrays, self.state.step)
         if self.state.rng is not None:
