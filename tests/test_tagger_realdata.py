@@ -110,8 +110,11 @@ def test_bundled_entity_tagger_finds_people_places_and_organisations():
     line = "Barack Obama visited Paris with Angela Merkel."
     for s in spans:
         assert line[s["start"]:s["end"]] == s["text"]
-    r = run("tag", "--entities", "--format", "conllu", input="Obama visited Paris.\n")
-    assert r.exit_code == 0 and "NER=B-PER" in r.stdout
+    r = run("tag", "--entities", "--format", "conllu", input=line + "\n")
+    assert r.exit_code == 0
+    rows = [row.split("\t") for row in r.stdout.splitlines() if row[:1].isdigit()]
+    assert rows[0][1] == "Barack" and rows[0][9] == "NER=B-PER"
+    assert rows[0][3] == "_"                            # UPOS is left as it was
 
 
 def test_entities_and_a_model_option_do_not_mix(tmp_path):
