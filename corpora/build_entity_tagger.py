@@ -18,20 +18,12 @@ written to charlm/tagger/default/en_uner_entities.npz.
 
 import argparse
 import json
-import os
 import pathlib
-import subprocess
 import sys
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+from build_tagger import ROOT, charlm, train_shipped
+
 OUT = ROOT / "charlm" / "tagger" / "default" / "en_uner_entities.npz"
-
-
-def charlm(*args, capture=False):
-    cmd = [sys.executable, "-m", "charlm", *args]
-    print("$", " ".join(cmd[2:]), file=sys.stderr)
-    return subprocess.run(cmd, check=True, text=True,
-                          stdout=subprocess.PIPE if capture else None).stdout
 
 
 def main():
@@ -47,11 +39,7 @@ def main():
     for path in (train, dev, test):
         if not path.is_file():
             sys.exit(f"{path}: not found; give the folder that holds tagging/uner_en_ewt")
-    charlm("train-tagger", str(train), "--dev", str(dev), "--time", args.time,
-           "--seed", args.seed, "-o", str(OUT), "--force", "--progress", "off")
-    ckpt = OUT.with_name(OUT.stem + ".ckpt.npz")
-    if ckpt.exists():
-        ckpt.unlink()                     # the checkpoint does not ship
+    train_shipped(OUT, train, dev, args.time, args.seed, "--force")
     sets = [("UNER EWT test", test, ()),
             ("UNER PUD", shared / "eval" / "uner_en_pud" / "en_pud-ud-test.iob2", ()),
             ("wikigold (MISC as O)", shared / "eval" / "wikigold" / "wikigold.conll.txt",

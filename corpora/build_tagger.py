@@ -30,6 +30,16 @@ def charlm(*args, capture=False):
                           stdout=subprocess.PIPE if capture else None).stdout
 
 
+def train_shipped(out, train, dev, time, seed, *options):
+    """`charlm train-tagger` with its defaults into ``out``, keeping the best model by
+    dev; the checkpoint it leaves beside ``out`` is removed, since it does not ship."""
+    charlm("train-tagger", str(train), "--dev", str(dev), "--time", time, "--seed", seed,
+           "-o", str(out), *options, "--progress", "off")
+    ckpt = out.with_name(out.stem + ".ckpt.npz")
+    if ckpt.exists():
+        ckpt.unlink()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("ewt", nargs="?", default=str(ROOT.parent / "shared" / "corpora" /
@@ -42,11 +52,7 @@ def main():
     for path in split.values():
         if not os.path.isfile(path):
             sys.exit(f"{path}: not found; give the folder of UD English EWT")
-    charlm("train-tagger", split["train"], "--dev", split["dev"], "--time", args.time,
-           "--seed", args.seed, "-o", str(OUT), "--progress", "off")
-    ckpt = OUT.with_name(OUT.stem + ".ckpt.npz")
-    if ckpt.exists():
-        ckpt.unlink()                     # the checkpoint does not ship
+    train_shipped(OUT, split["train"], split["dev"], args.time, args.seed)
     result = json.loads(charlm("evaluate", "-m", str(OUT), split["test"], "--format", "json",
                                capture=True))
     print(f"EWT test UPOS accuracy: {result['accuracy']:.2%} "

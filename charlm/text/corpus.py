@@ -501,8 +501,8 @@ class Batches:
     def __len__(self):
         """Windows in a pass (for line framing, rows cut at line ends may make it a
         few more)."""
-        rows = min(self.N, len(self.ids))
-        return -(-(-(-len(self.ids) // rows)) // self.T)
+        row = -(-len(self.ids) // min(self.N, len(self.ids)))      # tokens a row, rounded up
+        return -(-row // self.T)
 
 
 class Epoch:
