@@ -53,7 +53,8 @@ GROUPS = {
                   "--tag-scheme", "--min-count", "--word-dropout", "--case-sensitive",
                   "--encoding-errors"]),
         ("Model", ["--cell", "--hidden", "--layers", "--embed", "--char-embed",
-                   "--char-hidden", "--dropout", "--crf", "--dtype"]),
+                   "--char-hidden", "--dropout", "--crf", "--lm", "--lm-backward",
+                   "--dtype"]),
         ("Training", ["--batch-size", "--lr", "--optimizer", "--clip", "--average", "--seed",
                       "--workers"]),
         ("Learning-rate schedule", ["--lr-schedule", "--warmup", "--lr-decay",
@@ -159,6 +160,11 @@ EXAMPLES = {
          "charlm train-tagger ner-train.iob2 --dev ner-dev.iob2 -o ner.npz"),
         ("The same with a CRF output layer (learned tag transitions, Viterbi decoding)",
          "charlm train-tagger ner-train.iob2 --dev ner-dev.iob2 --crf -o ner-crf.npz"),
+        ("Character-LM features: first a forward and a backward character language model "
+         "of plain text (charlm train text.txt --layers 1 --hidden 256 -o fwd.npz, and the "
+         "same with --reverse -o bwd.npz), then",
+         "charlm train-tagger ner-train.iob2 --dev ner-dev.iob2 --lm fwd.npz "
+         "--lm-backward bwd.npz -o ner-lm.npz"),
     ],
     "tag": [
         ("Tag a sentence with the tagger that ships with charlm",

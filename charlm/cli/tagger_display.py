@@ -5,6 +5,12 @@ the best dev accuracy (entity F1) in the summary."""
 from charlm.cli.train_display import TrainDisplay, fmt_count, fmt_metrics
 
 
+def lm_note(m):
+    """", character-LM features 256 → + 256 ←" for a tagger that reads them."""
+    parts = [f"{w} {arrow}" for w, arrow in ((m.lm_forward, "→"), (m.lm_backward, "←")) if w]
+    return f", character-LM features {' + '.join(parts)} (frozen)" if parts else ""
+
+
 class TaggerDisplay(TrainDisplay):
     command = "train-tagger"
 
@@ -32,8 +38,9 @@ class TaggerDisplay(TrainDisplay):
             f"{st['dev_unk_rate']:.2%} of dev tokens UNK), {len(run.vocab.chars)} "
             f"characters, {len(run.vocab.tags)} tags{scheme}",
             f"model   Bi{m.cell.upper()} {m.layers}×{m.hidden} per direction, word "
-            f"embedding {m.embed}, character Bi{m.cell.upper()} {m.char_hidden}; "
-            f"{fmt_count(ev.num_params)} parameters; {ev.steps_per_epoch} steps per epoch",
+            f"embedding {m.embed}, character Bi{m.cell.upper()} {m.char_hidden}"
+            f"{lm_note(m)}; {fmt_count(ev.num_params)} parameters; "
+            f"{ev.steps_per_epoch} steps per epoch",
             f"output  {run.output} (best model by dev "
             f"{'entity F1' if run.scheme else 'accuracy'}), {run.checkpoint} (checkpoint)"]
 

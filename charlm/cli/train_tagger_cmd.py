@@ -70,6 +70,15 @@ DATA_FIELDS = ("format", "tag_column", "token_col", "tag_col", "tag_scheme", "mi
               help="Output layer: a linear-chain CRF (learned tag-to-tag transition scores, "
                    "trained on whole sequences, decoded by Viterbi) instead of a softmax per "
                    "token. For entity tags the scheme's invalid transitions are forbidden.")
+@click.option("--lm", "lm", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="A forward character language model (`charlm train --level char`): "
+                   "its state after each token's last character joins the token's "
+                   "features. The model is frozen and copied into the tagger file.")
+@click.option("--lm-backward", "lm_backward", type=click.Path(dir_okay=False), default=None,
+              metavar="FILE",
+              help="A backward character language model (`charlm train --reverse`): its "
+                   "state after reading each token's first character, right to left, joins "
+                   "the token's features.")
 # training
 @click.option("--batch-size", type=click.IntRange(1), default=32, show_default=True,
               help="Sentences per batch (N).")
@@ -126,7 +135,12 @@ def _train_tagger(ctx, team, train, dev, output, force, resume_path, checkpoint_
         return ctx.get_parameter_source(name) in (ParameterSource.COMMANDLINE,
                                                    ParameterSource.ENVIRONMENT)
 
+    lms = {"lm": opts.pop("lm"), "lm_backward": opts.pop("lm_backward")}
     if resume_path:
+        for name, option in (("lm", "--lm"), ("lm_backward", "--lm-backward")):
+            if given(name):
+                raise UsageError(f"{option}: the language models of a run are fixed; "
+                                 "its checkpoint holds them")
         explicit = {k: v for k, v in opts.items() if k in TRAIN_FIELDS + MODEL_FIELDS +
                     DATA_FIELDS and given(k)}
         if case_sensitive:
@@ -146,7 +160,7 @@ def _train_tagger(ctx, team, train, dev, output, force, resume_path, checkpoint_
 
         def build():
             return session.start(train, dev, train_cfg, data,
-                                 **{k: opts[k] for k in MODEL_FIELDS}, output=output,
+                                 **{k: opts[k] for k in MODEL_FIELDS}, **lms, output=output,
                                  checkpoint=checkpoint_path, command=command,
                                  log_file=log_file, force=force)
 

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from charlm.engine.ops import affine_forward
+
 
 def zero_state(cell, N, H, dtype):
     """a⟨0⟩ = 0 (and c⟨0⟩ = 0 for the LSTM): (H, N) columns of zeros."""
@@ -123,3 +125,45 @@ def recurrent_run(cell, xp, W_aa, state0, keep=None, live=None):
         state, _ = cell.step_forward(xp[t, :, :n], state, W_aa)
         A[t, :, :n] = state[0]
     return A, state
+
+
+class OneHotInputs:
+    """Layer 1's W_ax x⟨t⟩ + b_a for one-hot inputs, gathered one step at a time and
+    only for the columns asked for: indexing ``[t, :, :n]`` returns (G*H, n), like
+    slicing a precomputed (T, G*H, N) array, without building the whole padded
+    window first (forward only). ``table``: (G*H, V), the columns of W_ax (or of
+    W_ax W_ex with an embedding); ``ids``: (T, N); ``keep``: (T, N), 0 where a line
+    starts (x⟨1⟩ = 0 there)."""
+
+    def __init__(self, table, b_a, ids, keep):
+        self.W, self.b, self.ids, self.keep = table, b_a[:, None], ids, keep
+        T, N = ids.shape
+        self.shape = (T, table.shape[0], N)
+        self.dtype = table.dtype
+
+    def __getitem__(self, key):
+        t, _, cols = key
+        out = np.take(self.W, self.ids[t, cols], axis=1)                # (G*H, n)
+        keep = self.keep[t, cols]
+        if not keep.all():
+            out *= keep                       # x⟨1⟩ = 0 where a line starts
+        out += self.b
+        return out
+
+
+def stacked_run(cell, params, xp, layers, state, keep=None, live=None):
+    """Forward only through stacked one-directional layers (the language model's):
+    a⟨t⟩[1] from ``xp`` = W_ax[1] x⟨t⟩ + b_a[1] ((T, G*H, N) or :class:`OneHotInputs`),
+    a⟨t⟩[l] = cell(a⟨t-1⟩[l], W_ax[l] a⟨t⟩[l-1] + b_a[l]) above, with the weights
+    ``params["layer{l}.W_aa" | ".W_ax" | ".b_a"]``. ``state``: one state tuple per layer;
+    ``keep``, ``live``: as :func:`recurrent_run`. Returns the top layer's a⟨t⟩
+    (T, H, N) and the final state of each layer."""
+    h, new_state = None, []
+    for layer in range(1, layers + 1):
+        if layer > 1:
+            xp, _ = affine_forward(h, params[f"layer{layer}.W_ax"], params[f"layer{layer}.b_a"],
+                                   live)
+        h, st = recurrent_run(cell, xp, params[f"layer{layer}.W_aa"], state[layer - 1], keep,
+                              live)
+        new_state.append(st)
+    return h, new_state

@@ -34,7 +34,8 @@ import numpy as np
 
 from charlm.engine.cells import CELLS
 from charlm.settings import Settings
-from charlm.engine.layers import recurrent_backward, recurrent_forward, recurrent_run, zero_state
+from charlm.engine.layers import (OneHotInputs, recurrent_backward, recurrent_forward,
+                                  stacked_run, zero_state)
 from charlm.engine.ops import (
     affine_backward,
     affine_forward,
@@ -251,16 +252,8 @@ class LanguageModel:
         if cfg.embed:
             xp, _ = self._input_forward(ids, keep)
         else:
-            xp = _OneHotInputs(p["layer1.W_ax"], p["layer1.b_a"], ids, keep)
-        new_state = []
-        h = None
-        for layer in range(1, cfg.layers + 1):
-            if layer > 1:
-                xp, _ = affine_forward(h, p[f"layer{layer}.W_ax"], p[f"layer{layer}.b_a"],
-                                       live)
-            h, st = recurrent_run(self.cell, xp, p[f"layer{layer}.W_aa"],
-                                  state[layer - 1], keep, live)
-            new_state.append(st)
+            xp = OneHotInputs(p["layer1.W_ax"], p["layer1.b_a"], ids, keep)
+        h, new_state = stacked_run(self.cell, p, xp, cfg.layers, state, keep, live)
         logits, _ = affine_forward(h, p["W_ya"], p["b_y"], live)         # (T, V, N)
         logp = log_softmax(logits, axis=1)
         picked = np.take_along_axis(logp, y.T[:, None, :], axis=1)[:, 0, :]   # (T, N)
@@ -294,28 +287,6 @@ class LanguageModel:
     def stepper(self):
         """A :class:`Stepper` for token-by-token use (sampling)."""
         return Stepper(self)
-
-
-class _OneHotInputs:
-    """Layer 1's W_ax x⟨t⟩ + b_a for one-hot inputs, gathered one step at a time and
-    only for the columns asked for: indexing ``[t, :, :n]`` returns (G*H, n), like
-    slicing a precomputed (T, G*H, N) array, without building the whole padded
-    window first (forward only)."""
-
-    def __init__(self, W_ax, b_a, ids, keep):
-        self.W, self.b, self.ids, self.keep = W_ax, b_a[:, None], ids, keep
-        T, N = ids.shape
-        self.shape = (T, W_ax.shape[0], N)
-        self.dtype = W_ax.dtype
-
-    def __getitem__(self, key):
-        t, _, cols = key
-        out = np.take(self.W, self.ids[t, cols], axis=1)                # (G*H, n)
-        keep = self.keep[t, cols]
-        if not keep.all():
-            out *= keep                       # x⟨1⟩ = 0 where a line starts
-        out += self.b
-        return out
 
 
 class Stepper:

@@ -42,11 +42,13 @@ def write(path, kind, fields, arrays):
 def write_bundle(path, bundle, fields):
     """Write a model's file atomically: ``fields`` (the kind's own header entries),
     then ``dtype`` and ``training``; the arrays are the model's parameters and
-    ``bundle.extra`` (which may not reuse a parameter's name). Returns its size."""
+    ``bundle.extra`` and the model's ``frozen`` arrays, if it has any (arrays it reads
+    but never trains), none of which may reuse a name. Returns its size."""
     arrays = dict(bundle.model.params)
-    overlap = set(arrays) & set(bundle.extra)
-    if overlap:
-        raise ValueError(f"array names used twice: {sorted(overlap)}")
-    arrays.update(bundle.extra)
+    for more in (bundle.extra, getattr(bundle.model, "frozen", {})):
+        overlap = set(arrays) & set(more)
+        if overlap:
+            raise ValueError(f"array names used twice: {sorted(overlap)}")
+        arrays.update(more)
     return write(path, bundle.kind, {**fields, "dtype": str(bundle.model.dtype),
                                      "training": bundle.training}, arrays)

@@ -36,12 +36,16 @@ class TaggerBundle:
 
 
 def save(path, bundle):
-    """Write ``bundle`` atomically; returns the number of bytes written."""
-    return archive.write_bundle(path, bundle, {
-        "model": bundle.model.config.to_dict(),
-        "tagging": bundle.tagging,
-        "vocab": bundle.vocab.to_dict(),
-    })
+    """Write ``bundle`` atomically; returns the number of bytes written. A tagger that
+    reads character-LM features keeps those models in its file: their settings under
+    the header's ``lm``, their arrays as ``lm.fw.NAME`` and ``lm.bw.NAME``."""
+    fields = {"model": bundle.model.config.to_dict(),
+              "tagging": bundle.tagging,
+              "vocab": bundle.vocab.to_dict()}
+    lm = getattr(bundle.model, "lm", None)
+    if lm:
+        fields["lm"] = lm.header()
+    return archive.write_bundle(path, bundle, fields)
 
 
 def load(path):

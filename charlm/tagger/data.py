@@ -120,7 +120,8 @@ class Batch:
     words: (N, T) word ids; types: (N, T) index of each token's form in ``chars``;
     chars: (Tc, W) character ids of the W distinct forms, longest first;
     char_lengths: (W,); lengths: (N,) real sentence lengths, non-increasing;
-    order: (N,) the sentences' positions in the list they were batched from."""
+    order: (N,) the sentences' positions in the list they were batched from;
+    lm: (T, H_f + H_b, N) character-LM features of every token, or None."""
 
     words: np.ndarray
     types: np.ndarray
@@ -128,6 +129,7 @@ class Batch:
     char_lengths: np.ndarray
     lengths: np.ndarray
     order: np.ndarray
+    lm: np.ndarray | None = None
 
     @property
     def size(self):
@@ -141,7 +143,7 @@ class Batch:
         clen = self.char_lengths[used]
         return Batch(self.words[lo:hi], inverse.reshape(types.shape),
                      self.chars[:int(clen.max()), used], clen, self.lengths[lo:hi],
-                     self.order[lo:hi])
+                     self.order[lo:hi], None if self.lm is None else self.lm[:, :, lo:hi])
 
 
 def encode_forms(vocab, forms):
@@ -158,11 +160,12 @@ def encode_forms(vocab, forms):
     return chars, clen[by_len], rank
 
 
-def make_batch(vocab, sentences, order, word_ids=None, tag_ids=None, forms=None):
+def make_batch(vocab, sentences, order, word_ids=None, tag_ids=None, forms=None, lm=None):
     """One :class:`Batch` of ``sentences`` (their token lists), plus (N, T) tag ids
     and mask when ``tag_ids`` is given. ``word_ids``: pre-encoded words per sentence.
     ``forms``: a {form: column} dict shared by several batches whose character
-    features are computed once (then the batch carries no characters of its own)."""
+    features are computed once (then the batch carries no characters of its own).
+    ``lm``: character-LM features per sentence, (len, H_f + H_b) each."""
     lengths = np.array([len(s) for s in sentences], dtype=np.int64)
     sort = np.argsort(-lengths, kind="stable")
     N, T = len(sentences), int(lengths.max())
@@ -181,6 +184,10 @@ def make_batch(vocab, sentences, order, word_ids=None, tag_ids=None, forms=None)
         chars, clen, rank = encode_forms(vocab, list(forms))
         batch = Batch(words, rank[types], chars, clen, lengths[sort],
                       np.asarray(order)[sort])
+    if lm is not None:
+        batch.lm = np.zeros((T, lm[0].shape[1], N), dtype=lm[0].dtype)
+        for row, k in enumerate(sort):
+            batch.lm[:lengths[k], :, row] = lm[k]
     if tag_ids is None:
         return batch, None, None
     y = np.zeros((N, T), dtype=np.int64)
@@ -201,8 +208,10 @@ class TagBatches:
     batches are the same every time and nothing is dropped.
     """
 
-    def __init__(self, vocab, sentences, batch_size, word_dropout=0.0):
+    def __init__(self, vocab, sentences, batch_size, word_dropout=0.0, lm=None):
         self.vocab = vocab
+        # Character-LM features per sentence (frozen LMs: computed once), or None.
+        self.lm = lm
         self.tokens_ = [s.tokens for s in sentences]
         self.word_ids = [vocab.encode_words(t) for t in self.tokens_]
         self.tag_ids = [vocab.encode_tags(s.tags, f"{s.source}:{s.line}: ")
@@ -227,7 +236,8 @@ class TagBatches:
             if rng is not None and self.unk_p is not None:
                 words = word_dropout(words, self.unk_p, UNK_ID, rng)
             out.append(make_batch(self.vocab, [self.tokens_[i] for i in idx], idx, words,
-                                  [self.tag_ids[i] for i in idx]))
+                                  [self.tag_ids[i] for i in idx],
+                                  lm=None if self.lm is None else [self.lm[i] for i in idx]))
         if rng is None:
             self._fixed = out
         return out

@@ -10,7 +10,10 @@ from __future__ import annotations
 from charlm.store import info, kinds, validate
 from charlm.store.tagfile import TaggerBundle
 from charlm.tagger.data import TagVocab
+from charlm.tagger.lmfeatures import DIRECTIONS as LM_DIRECTIONS
+from charlm.tagger.lmfeatures import LMFeatures, LMShape
 from charlm.tagger.model import TaggerConfig, TaggerModel
+from charlm.text.tokens import TextConfig
 
 
 def _layout(header, checkpoint):
@@ -26,14 +29,58 @@ def _layout(header, checkpoint):
                           (config.n_chars, len(vocab.chars), "characters"),
                           (config.n_tags, len(vocab.tags), "tags")))
     tagging = validate.field_of(header, "tagging", dict)
-    return validate.params_layout(header, config, checkpoint,
-                                  {"config": config, "vocab": vocab, "tagging": tagging})
+    lm = _lm_layout(header, config)
+    layout = validate.params_layout(header, config, checkpoint,
+                                    {"config": config, "vocab": vocab, "tagging": tagging,
+                                     "lm": lm[1] if lm else None})
+    if lm:
+        # the language models keep the precision they were trained in
+        layout.required.update({name: validate.ArraySpec(tuple(shape), validate.FLOATS)
+                                for name, shape in lm[0].items()})
+    return layout
+
+
+def _lm_layout(header, config):
+    """The header's ``lm`` (the character LMs a tagger reads, if any), checked against
+    the settings: ({array name: shape}, parsed) or None."""
+    if "lm" not in header:
+        if config.lm_width:
+            raise validate.Invalid("the tagger reads character-LM features but the file "
+                                   "holds no language model (header.lm)")
+        return None
+    entries = validate.field_of(header, "lm", dict)
+    for d, width, what in (("fw", config.lm_forward, "lm_forward"),
+                           ("bw", config.lm_backward, "lm_backward")):
+        if (d in entries) != bool(width):
+            raise validate.Invalid(f"header.lm.{d} does not agree with header.model.{what}")
+    if set(entries) - set(LM_DIRECTIONS):
+        raise validate.Invalid(f"header.lm holds {sorted(set(entries) - set(LM_DIRECTIONS))}; "
+                               "only fw and bw are known")
+    for d, entry in entries.items():
+        where = f"header.lm.{d}"
+        shape = validate.settings_from(LMShape, validate.field_of(entry, "model", dict, where),
+                                       f"lm.{d}.model")
+        validate.check_recurrent(shape, ("vocab_size", "hidden", "layers"), where + ".model")
+        if not (isinstance(shape.embed, int) and 0 <= shape.embed < 1 << 32
+                and isinstance(shape.eos_id, int) and 0 <= shape.eos_id < shape.vocab_size):
+            raise validate.Invalid(f"{where}.model: embed or eos_id is out of range")
+        (chars,) = validate.string_lists(entry, ("chars",), where)
+        validate.check_sizes(((shape.vocab_size, len(chars), f"{where} characters"),
+                              (config.lm_forward if d == "fw" else config.lm_backward,
+                               shape.hidden, f"{where} hidden units")))
+        text = validate.settings_from(TextConfig, validate.field_of(entry, "text", dict, where),
+                                      f"lm.{d}.text")
+        if text.level != "char" or text.graphemes or text.reverse != (d == "bw"):
+            raise validate.Invalid(f"{where}.text: not a {'backward' if d == 'bw' else 'forward'} "
+                                   "character-level language model")
+    return LMFeatures.layout(entries)
 
 
 def _rebuild(header, arrays, parsed):
     config, vocab = parsed["config"], parsed["vocab"]
     params = {name: arrays.pop(name) for name in config.param_shapes()}
-    return TaggerBundle(TaggerModel(config, params, tags=vocab.tags), vocab,
+    lm = LMFeatures.rebuild(parsed["lm"], arrays) if parsed["lm"] else None
+    return TaggerBundle(TaggerModel(config, params, tags=vocab.tags, lm=lm), vocab,
                         parsed["tagging"], kind=header.get("kind"),
                         training=kinds.training_of(header), extra=arrays, header=header)
 
@@ -55,11 +102,17 @@ def _meaning(name, cfg):
         return "CRF score of each tag opening a sentence"
     if name == "crf.end":
         return "CRF score of each tag closing a sentence"
+    if name.startswith("lm."):
+        _, d, rest = name.split(".", 2)
+        which = "forward" if d == "fw" else "backward"
+        return {"W_ex": f"{which} character LM: character embedding (frozen)"}.get(
+            rest, f"{which} character LM, {rest.replace('.', ' ')} (frozen)")
     prefix, d, short = name.split(".")
     arrow = "a→" if d == "fw" else "a←"
     where = ("character BiRNN" if prefix == "char" else f"layer {prefix[5:]}")
     inp = ("the character embedding" if prefix == "char" else
-           "x⟨t⟩ = [W_ex w⟨t⟩; χ⟨t⟩]" if prefix == "layer1" else
+           ("x⟨t⟩ = [W_ex w⟨t⟩; χ⟨t⟩; λ⟨t⟩]" if cfg.lm_width else "x⟨t⟩ = [W_ex w⟨t⟩; χ⟨t⟩]")
+           if prefix == "layer1" else
            f"[a→; a←] of layer {int(prefix[5:]) - 1}")
     gates = ", ".join(cfg.cell_spec.gates)
     return {"W_aa": f"{where}, {arrow}: recurrent weights, gates {gates} stacked by rows",
@@ -73,7 +126,12 @@ def _describe(b):
     equations = [
         f"χ⟨t⟩ = [a→⟨len⟩; a←⟨1⟩] of a character Bi{cell} (H_c = {cfg.char_hidden}) "
         "over the word's characters",
-        "x⟨t⟩ = [W_ex w⟨t⟩; χ⟨t⟩]",
+    ]
+    if cfg.lm_width:
+        equations += [_lm_equation(b.model.lm), "x⟨t⟩ = [W_ex w⟨t⟩; χ⟨t⟩; λ⟨t⟩]"]
+    else:
+        equations.append("x⟨t⟩ = [W_ex w⟨t⟩; χ⟨t⟩]")
+    equations += [
         f"a→⟨t⟩ = {cell}→(a→⟨t-1⟩, x⟨t⟩)      left to right",
         f"a←⟨t⟩ = {cell}←(a←⟨t+1⟩, x⟨t⟩)      right to left, within the sentence",
     ]
@@ -92,15 +150,41 @@ def _describe(b):
         "model": {**cfg.to_dict(), "parameters": cfg.num_params()},
         "equations": equations,
         "gates": info.gate_rows(cfg.cell_spec.gates, cfg.hidden),
-        "arrays": info.arrays_of(b.model.params, lambda name: _meaning(name, cfg)),
+        "arrays": info.arrays_of({**b.model.params, **b.model.frozen},
+                                 lambda name: _meaning(name, cfg)),
         "vocab": {"words": len(vocab.words), "chars": len(vocab.chars),
                   "tags": list(vocab.tags), "lowercase": vocab.lowercase,
                   "most_frequent": vocab.words[2:14]},
         "training": {k: v for k, v in b.training.items() if k != "resume"},
     }
+    if b.model.lm:
+        out["lm"] = {d: {**m.shape.to_dict(), "characters": len(m.tokens),
+                         "text": m.text.to_dict()} for d, m in b.model.lm.models.items()}
     if b.kind == "tagger-checkpoint":
         out["resume"] = info.resume_state(b.training)
     return out
+
+
+def _lm_equation(lm):
+    parts = []
+    if "fw" in lm.models:
+        parts.append(f"a→⟨end of t⟩ of a forward character LM "
+                     f"({lm.models['fw'].shape.cell.upper()} {lm.models['fw'].shape.layers}"
+                     f"×{lm.models['fw'].shape.hidden})")
+    if "bw" in lm.models:
+        parts.append(f"a←⟨start of t⟩ of a backward one "
+                     f"({lm.models['bw'].shape.cell.upper()} {lm.models['bw'].shape.layers}"
+                     f"×{lm.models['bw'].shape.hidden})")
+    return (f"λ⟨t⟩ = [{'; '.join(parts)}] over the sentence's characters, frozen")
+
+
+def _lm_words(lm):
+    if not lm:
+        return ""
+    names = {"fw": "forward", "bw": "backward"}
+    return ("character-LM features from a " +
+            " and a ".join(f"{names[k]} {v['cell'].upper()} {v['layers']}×{v['hidden']}"
+                           for k, v in lm.items()) + " (frozen), ")
 
 
 def _summary(d):
@@ -113,7 +197,8 @@ def _summary(d):
         f"tags    {len(v['tags'])} ({what}; decoding: {decoding}): {' '.join(v['tags'])}",
         f"model   Bi{m['cell'].upper()}, {m['layers']} layer(s) of H = {m['hidden']} per "
         f"direction, word embedding E = {m['embed']}, character Bi{m['cell'].upper()} "
-        f"E_c = {m['char_embed']}, H_c = {m['char_hidden']}, dropout {m['dropout']}, "
+        f"E_c = {m['char_embed']}, H_c = {m['char_hidden']}, "
+        f"{_lm_words(d.get('lm'))}dropout {m['dropout']}, "
         f"{'CRF output layer, ' if m.get('crf') else ''}{m['parameters']:,} parameters",
     ]
     tail = [f"vocab   {v['words']:,} words"

@@ -9,8 +9,10 @@ For every token t of a sentence of length T_x (notes, "Bidirectional RNN")::
     L = -(1/#tokens) Σ_t log ŷ⟨t⟩[y⟨t⟩]         padding masked out
 
 χ⟨t⟩ = [a→⟨len⟩; a←⟨1⟩] of a character BiRNN over the word's characters
-(:func:`charlm.engine.bidirectional.char_features_forward`). Dropout is applied to
-x⟨t⟩, between layers and before W_y in training.
+(:func:`charlm.engine.bidirectional.char_features_forward`). With character language
+models (``lm_forward``, ``lm_backward``), x⟨t⟩ = [W_ex w⟨t⟩; χ⟨t⟩; λ⟨t⟩], λ⟨t⟩ their
+frozen states at the token (:mod:`charlm.tagger.lmfeatures`), given with the batch.
+Dropout is applied to x⟨t⟩, between layers and before W_y in training.
 
 With ``crf`` the softmax is replaced by a linear-chain CRF over the scores
 s⟨t⟩ = W_y [a→⟨t⟩; a←⟨t⟩] + b_y (:mod:`charlm.engine.crf`):
@@ -26,7 +28,7 @@ Parameters, named after the notes (fw = the a→ direction, bw = a←):
     char.fw.W_aa    (G*H_c, H_c)
     char.fw.b_a     (G*H_c,)
     char.bw.…
-    layerL.fw.W_ax  (G*H, D)       D = E + 2 H_c for layer 1, 2H above
+    layerL.fw.W_ax  (G*H, D)       D = E + 2 H_c (+ H_f + H_b) for layer 1, 2H above
     layerL.fw.W_aa  (G*H, H)
     layerL.fw.b_a   (G*H,)
     layerL.bw.…
@@ -73,6 +75,8 @@ class TaggerConfig(Settings):
     char_hidden: int = 32       # H_c per direction of the character BiRNN
     dropout: float = 0.25       # on the inputs, between layers, before W_y (training only)
     crf: bool = False           # a linear-chain CRF over W_y's scores instead of a softmax
+    lm_forward: int = 0         # H_f of a forward character LM's features λ→ (0: none)
+    lm_backward: int = 0        # H_b of a backward character LM's features λ← (0: none)
 
     STRICT = True
     WHAT = "tagger settings"
@@ -81,8 +85,15 @@ class TaggerConfig(Settings):
     def cell_spec(self):
         return CELLS[self.cell]
 
+    @property
+    def lm_width(self):
+        """H_f + H_b: the width of the character-LM features λ⟨t⟩."""
+        return self.lm_forward + self.lm_backward
+
     def input_width(self, layer):
-        return self.embed + 2 * self.char_hidden if layer == 1 else 2 * self.hidden
+        if layer > 1:
+            return 2 * self.hidden
+        return self.embed + 2 * self.char_hidden + self.lm_width
 
     def param_shapes(self):
         """{name: shape} in a fixed order."""
@@ -131,9 +142,12 @@ class TaggerModel:
     tagger's transitions obey in training and decoding; None allows everything."""
 
     def __init__(self, config, params, tags=None, decoder=None, entities=False,
-                 constraints=None):
+                 constraints=None, lm=None):
         self.config = config
         self.params = params
+        # The frozen character LMs (an LMFeatures), or None: not parameters, never
+        # trained; their arrays are stored beside the parameters (:attr:`frozen`).
+        self.lm = lm
         self.cell = config.cell_spec
         self.tags = tags
         self.decoder = decoder
@@ -147,6 +161,15 @@ class TaggerModel:
     @property
     def dtype(self):
         return self.params["W_y"].dtype
+
+    @property
+    def frozen(self):
+        """Arrays the file keeps beside the parameters: the character LMs'."""
+        return self.lm.arrays() if self.lm else {}
+
+    def lm_features(self, token_lists):
+        """λ⟨t⟩ of every token, (len, H_f + H_b) per token list; None without LMs."""
+        return self.lm.features(token_lists, self.dtype) if self.lm else None
 
     def _dir(self, prefix, d):
         p = self.params
@@ -170,7 +193,7 @@ class TaggerModel:
                                           self._dir("char", "bw"))        # (2H_c, W)
         cf, c_cf = lookup_forward(F, x.types.T)                            # (T, 2H_c, N)
         e, c_e = lookup_forward(p["W_ex"], x.words.T)                      # (T, E, N)
-        h = np.concatenate((e, cf), axis=1)                                # (T, D, N)
+        h = np.concatenate(self._inputs(e, cf, x), axis=1)                 # (T, D, N)
         caches = []
         for layer in range(1, cfg.layers + 1):
             h, c_drop = dropout_forward(h, drop, rng)
@@ -213,9 +236,9 @@ class TaggerModel:
                 for name, a in zip(("W_ax", "W_aa", "b_a"), grads):
                     g[f"layer{layer}.{d}.{name}"] = a
             dh = dropout_backward(dh, c_drop)
-        E = self.config.embed
+        E, C = self.config.embed, 2 * self.config.char_hidden
         g["W_ex"] = lookup_backward(dh[:, :E], c_e)
-        dF = lookup_backward(np.ascontiguousarray(dh[:, E:]), c_cf)        # (2H_c, W)
+        dF = lookup_backward(np.ascontiguousarray(dh[:, E:E + C]), c_cf)   # (2H_c, W)
         g["char.W_ce"], gf, gb = char_features_backward(dF, c_char)
         for d, grads in zip(DIRECTIONS, (gf, gb)):
             for name, a in zip(("W_ax", "W_aa", "b_a"), grads):
@@ -229,6 +252,15 @@ class TaggerModel:
         first is fastest): (2H_c, W), forward only."""
         return char_features_run(self.cell, chars, lengths, self.params["char.W_ce"],
                                  self._dir("char", "fw"), self._dir("char", "bw"))
+
+    def _inputs(self, e, cf, x):
+        """The parts of x⟨t⟩: (W_ex w, χ) and, with character LMs, λ (T, H_f + H_b, N),
+        which the batch carries (:func:`charlm.tagger.data.make_batch`)."""
+        if not self.config.lm_width:
+            return e, cf
+        if x.lm is None:
+            raise ValueError("this tagger reads character-LM features: the batch has none")
+        return e, cf, x.lm.astype(e.dtype, copy=False)
 
     def _masks(self):
         K = self.config.n_tags
@@ -276,7 +308,7 @@ class TaggerModel:
         F = features if features is not None else self.char_features(x.chars, x.char_lengths)
         cf, _ = lookup_forward(F, x.types.T)                               # (T, 2H_c, N)
         e, _ = lookup_forward(p["W_ex"], x.words.T)                        # (T, E, N)
-        h = np.concatenate((e, cf), axis=1)
+        h = np.concatenate(self._inputs(e, cf, x), axis=1)
         for layer in range(1, cfg.layers + 1):
             h = birnn_run(self.cell, h, x.lengths, self._dir(f"layer{layer}", "fw"),
                           self._dir(f"layer{layer}", "bw"))

@@ -20,8 +20,9 @@ import numpy as np
 
 from charlm.errors import CorpusError, UsageError
 from charlm.settings import Settings
-from charlm.store import tagfile, validate
+from charlm.store import modelfile, tagfile, validate
 from charlm.tagger.data import TagBatches, TagVocab
+from charlm.tagger.lmfeatures import CharLM, LMFeatures
 from charlm.tagger.model import TaggerConfig, TaggerModel
 from charlm.tagger.tagging import prepare
 from charlm.text.conll import read_tagged
@@ -115,11 +116,35 @@ def _check_replace(output, checkpoint, run_id, force):
                            force, "tagger", "charlm train-tagger")
 
 
+def load_lms(forward=None, backward=None):
+    """The frozen character LMs of ``--lm`` and ``--lm-backward`` (paths to language
+    model files), as :class:`~charlm.tagger.lmfeatures.LMFeatures`; each must read in
+    the direction it is given for."""
+    models = []
+    for path, want_backward, option in ((forward, False, "--lm"),
+                                        (backward, True, "--lm-backward")):
+        if path is None:
+            models.append(None)
+            continue
+        bundle = modelfile.load(path, kinds=("model",))
+        lm = CharLM.from_model(bundle.model, bundle.vocab, bundle.text, path)
+        if lm.backward != want_backward:
+            raise UsageError(
+                f"{option} {path}: is a {'backward' if lm.backward else 'forward'} "
+                f"language model; {option} takes a "
+                f"{'backward one (`charlm train --reverse`)' if want_backward else 'forward one'}")
+        models.append(lm)
+    return LMFeatures(*models)
+
+
 def start(train_path, dev_path, train_cfg, data, *, cell="lstm", hidden=128, layers=1,
-          embed=100, char_embed=32, char_hidden=32, dropout=0.25, crf=False, output=None,
-          checkpoint=None, command=None, log_file=None, force=False):
+          embed=100, char_embed=32, char_hidden=32, dropout=0.25, crf=False, lm=None,
+          lm_backward=None, output=None, checkpoint=None, command=None, log_file=None,
+          force=False):
     """Read the data and set up a fresh run; nothing is trained until its events are
-    iterated. ``force``: replace a tagger file or checkpoint that another run wrote."""
+    iterated. ``force``: replace a tagger file or checkpoint that another run wrote.
+    ``lm``, ``lm_backward``: character language models whose states feed the tagger
+    (:mod:`charlm.tagger.lmfeatures`)."""
     if not 0.0 <= dropout < 1.0:
         raise UsageError("--dropout must be in [0, 1)")
     output = output or tagfile.DEFAULT_TAGGER
@@ -127,6 +152,7 @@ def start(train_path, dev_path, train_cfg, data, *, cell="lstm", hidden=128, lay
     # Inputs before outputs: a mistyped data file is "no such file", whoever owns the
     # output files.
     check_readable([Source(p, path=p) for p in (train_path, dev_path) if p])
+    lms = load_lms(lm, lm_backward)
     check_outputs(output, checkpoint)
     run_id = secrets.token_hex(8)
     _check_replace(output, checkpoint, run_id, force)
@@ -138,9 +164,10 @@ def start(train_path, dev_path, train_cfg, data, *, cell="lstm", hidden=128, lay
                           "right (--tag-col)?")
     config = TaggerConfig(len(vocab.words), len(vocab.chars), len(vocab.tags), cell=cell,
                           hidden=hidden, layers=layers, embed=embed, char_embed=char_embed,
-                          char_hidden=char_hidden, dropout=dropout, crf=crf)
+                          char_hidden=char_hidden, dropout=dropout, crf=crf,
+                          lm_forward=lms.widths()[0], lm_backward=lms.widths()[1])
     dtype = np.float32 if train_cfg.dtype == "float32" else np.float64
-    model = TaggerModel.create(config, rng, dtype)
+    model = TaggerModel.create(config, rng, dtype, lm=lms or None)
     run_info = {"train": train_path, "dev": dev_path, "data": data.to_dict(),
                 "output": output, "checkpoint": checkpoint, "command": command,
                 "log_file": log_file, "scheme": scheme, "run_id": run_id}
@@ -154,8 +181,12 @@ def _build(model, vocab, train, dev, scheme, data, train_cfg, rng, run_info, sta
         # sequence that breaks the scheme (a stray I- after O) as the scorer does.
         for s in train + dev:
             s.tags = convert(s.tags, scheme, scheme)
-    train_batches = TagBatches(vocab, train, train_cfg.batch_size, data.word_dropout)
-    val_batches = TagBatches(vocab, dev, _VAL_BATCH) if dev else None
+    # Frozen character LMs: every sentence's features are computed once, here.
+    lm_train = model.lm_features([s.tokens for s in train])
+    lm_dev = model.lm_features([s.tokens for s in dev]) if dev else None
+    train_batches = TagBatches(vocab, train, train_cfg.batch_size, data.word_dropout,
+                               lm=lm_train)
+    val_batches = TagBatches(vocab, dev, _VAL_BATCH, lm=lm_dev) if dev else None
     fingerprint = _fingerprint([train_batches, val_batches])
     if run_info.get("fingerprint") not in (None, fingerprint):
         raise UsageError("the training data is not what this run was trained on (its ids "

@@ -103,11 +103,13 @@ def tag_tokens(model, vocab, token_lists, probs=False):
     if not order:
         return out
     forms = {}
-    batches = [make_batch(vocab, [token_lists[i] for i in order[k:k + BATCH]],
-                          order[k:k + BATCH], forms=forms)[0]
-               for k in range(0, len(order), BATCH)]
     tags = vocab.tags
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        lm = model.lm_features([token_lists[i] for i in order])
+        batches = [make_batch(vocab, [token_lists[i] for i in order[k:k + BATCH]],
+                              order[k:k + BATCH], forms=forms,
+                              lm=None if lm is None else lm[k:k + BATCH])[0]
+                   for k in range(0, len(order), BATCH)]
         F = form_features(model, vocab, list(forms))
         for batch in batches:
             scores = model.scores(batch, features=F)

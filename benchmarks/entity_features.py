@@ -1,0 +1,163 @@
+"""What character-LM features bring the entity tagger: forward and backward character
+language models trained on English text, then `charlm train-tagger` with none, the
+forward one or both of them (`--lm`, `--lm-backward`), each for the same training
+time, and entity F1 on Universal NER EWT dev and test, UNER PUD and wikigold (MISC
+dropped), with tagging speed.
+
+    python benchmarks/entity_features.py lms --out DIR [--time 15m] [--hidden 256]
+    python benchmarks/entity_features.py taggers --out DIR [--time 20m]
+                                         [--sides none,fw,both] [-- TRAIN-TAGGER OPTIONS]
+    python benchmarks/entity_features.py table --out DIR
+
+`lms` writes DIR/en_text.txt, the pretraining text: the raw text of the UD English
+EWT training sentences (their `# text =` lines: the sentences Universal NER's
+training file tags) and the English books of text/ (Alice, War and Peace, the
+Shakespeare of tinyshakespeare). No dev or test sentence and nothing of the
+evaluation sets is in it. It then trains DIR/lm_fwd.npz and DIR/lm_bwd.npz
+(`--reverse`) side by side, one core each.
+
+`taggers` trains the sides two at a time, one BLAS thread each, with the same data
+and seed, and writes DIR/SIDE.npz and DIR/SIDE.json (the run's summary and its F1 on
+every set); `table` prints them. Start either when two cores are free.
+"""
+
+import argparse
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import time
+
+from common import SHARED, header
+
+BOOKS = ("en_alice.txt", "warpeace_lf.txt", "tinyshakespeare.txt")
+SIDES = {"none": [], "fw": ["--lm", "lm_fwd.npz"],
+         "both": ["--lm", "lm_fwd.npz", "--lm-backward", "lm_bwd.npz"]}
+UNER = SHARED / "tagging" / "uner_en_ewt"
+SETS = {"EWT dev": (UNER / "en_ewt-ud-dev.iob2", ()),
+        "EWT test": (UNER / "en_ewt-ud-test.iob2", ()),
+        "PUD": (SHARED / "eval" / "uner_en_pud" / "en_pud-ud-test.iob2", ()),
+        "wikigold": (SHARED / "eval" / "wikigold" / "wikigold.conll.txt",
+                     ("--drop-type", "MISC"))}
+ENV = dict(os.environ, CHARLM_THREADS="1", OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+
+
+def charlm(*args):
+    return [sys.executable, "-m", "charlm", *args]
+
+
+def pretraining_text(path):
+    ewt = SHARED / "tagging" / "en_ewt" / "en_ewt-ud-train.conllu"
+    with open(path, "w", encoding="utf-8") as out:
+        with open(ewt, encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("# text = "):
+                    out.write(line[len("# text = "):].rstrip("\n") + "\n")
+        for book in BOOKS:
+            text = (SHARED / "text" / book).read_text(encoding="utf-8")
+            out.write(text if text.endswith("\n") else text + "\n")
+
+
+def together(commands, cwd):
+    """Run the commands at the same time; their --json summaries."""
+    for cmd in commands:
+        print("$ " + " ".join(cmd[2:]), flush=True)
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=ENV, cwd=cwd)
+             for cmd in commands]
+    outs = [p.communicate()[0] for p in procs]
+    for cmd, p in zip(commands, procs):
+        if p.returncode:
+            sys.exit(f"failed ({p.returncode}): {' '.join(cmd[2:])}")
+    return [json.loads(o) for o in outs]
+
+
+def lms(args):
+    out = pathlib.Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    pretraining_text(out / "en_text.txt")
+    header(f"character LMs for tagger features: 1×{args.hidden} LSTM, --time {args.time}")
+    common = ["en_text.txt", "--level", "char", "--layers", "1", "--hidden",
+              str(args.hidden), "--time", args.time, "--force", "--progress", "off", "--json"]
+    runs = together([charlm("train", *common, "-o", "lm_fwd.npz"),
+                     charlm("train", *common, "--reverse", "-o", "lm_bwd.npz")], out)
+    for name, r in zip(("forward", "backward"), runs):
+        print(f"{name}: best val {r.get('best_val_loss')} nats/char, "
+              f"{r.get('epochs', 0):.2f} epochs")
+
+
+def evaluate(model, gold, *extra):
+    out = subprocess.run(charlm("evaluate", "-m", model, str(gold), "--format", "json",
+                                *extra), check=True, capture_output=True, text=True,
+                         env=ENV).stdout
+    return json.loads(out)
+
+
+def taggers(args):
+    out = pathlib.Path(args.out)
+    sides = args.sides.split(",")
+    header(f"entity tagger with character-LM features: {', '.join(sides)}; "
+           f"--time {args.time} each, two at a time")
+    for k in range(0, len(sides), 2):
+        pair = sides[k:k + 2]
+        cmds = [charlm("train-tagger", str(UNER / "en_ewt-ud-train.draft-normalized.iob2"),
+                       "--dev", str(UNER / "en_ewt-ud-dev.iob2"), "--time", args.time,
+                       "--seed", args.seed, "-o", f"{side}.npz", "--force", "--progress",
+                       "off", "--json", *SIDES[side], *args.extra) for side in pair]
+        for side, summary in zip(pair, together(cmds, out)):
+            f1 = {}
+            for name, (gold, extra) in SETS.items():
+                if gold.is_file():
+                    f1[name] = 100 * evaluate(str(out / f"{side}.npz"), gold,
+                                              *extra)["entities"]["f1"]
+            t0 = time.perf_counter()
+            r = evaluate(str(out / f"{side}.npz"), SETS["EWT test"][0])
+            speed = r["tokens"] / (time.perf_counter() - t0)
+            (out / f"{side}.json").write_text(json.dumps(
+                {"summary": summary, "f1": f1, "tokens_per_s": speed,
+                 "options": SIDES[side] + args.extra}, indent=1))
+    table(args)
+
+
+def table(args):
+    out = pathlib.Path(args.out)
+    print(f"{'side':10} {'epochs':>7} " + " ".join(f"{k:>9}" for k in SETS) + "  tok/s")
+    for path in sorted(out.glob("*.json")):
+        if path.stem.startswith("lm_"):
+            continue
+        r = json.loads(path.read_text())
+        if "f1" not in r:
+            continue
+        print(f"{path.stem:10} {r['summary'].get('epochs', 0):7.1f} " +
+              " ".join(f"{r['f1'].get(k, float('nan')):9.1f}" for k in SETS) +
+              f"  {r['tokens_per_s']:,.0f} (evaluate on EWT test, process start included)")
+
+
+def main():
+    argv = sys.argv[1:]
+    extra = []
+    if "--" in argv:
+        k = argv.index("--")
+        argv, extra = argv[:k], argv[k + 1:]
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="what", required=True)
+    p = sub.add_parser("lms")
+    p.add_argument("--out", required=True)
+    p.add_argument("--time", default="15m")
+    p.add_argument("--hidden", default="256")
+    p = sub.add_parser("taggers")
+    p.add_argument("--out", required=True)
+    p.add_argument("--time", default="20m")
+    p.add_argument("--seed", default="1")
+    p.add_argument("--sides", default="none,fw,both")
+    p = sub.add_parser("table")
+    p.add_argument("--out", required=True)
+    args = ap.parse_args(argv)
+    args.extra = extra
+    if not UNER.is_dir():
+        sys.exit(f"{UNER}: not found (set CHARLM_SHARED_CORPORA)")
+    {"lms": lms, "taggers": taggers, "table": table}[args.what](args)
+
+
+if __name__ == "__main__":
+    main()
