@@ -14,7 +14,8 @@ EWT training sentences (their `# text =` lines: the sentences Universal NER's
 training file tags) and the English books of text/ (Alice, War and Peace, the
 Shakespeare of tinyshakespeare). No dev or test sentence and nothing of the
 evaluation sets is in it. It then trains DIR/lm_fwd.npz and DIR/lm_bwd.npz
-(`--reverse`) side by side, one core each.
+(`--reverse`) side by side, one core each, as corpora/build_entity_tagger.py does
+(LMs already in DIR are kept).
 
 `taggers` trains the sides two at a time, one BLAS thread each, with the same data
 and seed, and writes DIR/SIDE.npz and DIR/SIDE.json (the run's summary and its F1 on
@@ -31,7 +32,8 @@ import time
 
 from common import SHARED, header
 
-BOOKS = ("en_alice.txt", "warpeace_lf.txt", "tinyshakespeare.txt")
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "corpora"))
+from build_entity_tagger import train_lms  # noqa: E402
 SIDES = {"none": [], "fw": ["--lm", "lm_fwd.npz"],
          "both": ["--lm", "lm_fwd.npz", "--lm-backward", "lm_bwd.npz"]}
 UNER = SHARED / "tagging" / "uner_en_ewt"
@@ -45,18 +47,6 @@ ENV = dict(os.environ, CHARLM_THREADS="1", OPENBLAS_NUM_THREADS="1", OMP_NUM_THR
 
 def charlm(*args):
     return [sys.executable, "-m", "charlm", *args]
-
-
-def pretraining_text(path):
-    ewt = SHARED / "tagging" / "en_ewt" / "en_ewt-ud-train.conllu"
-    with open(path, "w", encoding="utf-8") as out:
-        with open(ewt, encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("# text = "):
-                    out.write(line[len("# text = "):].rstrip("\n") + "\n")
-        for book in BOOKS:
-            text = (SHARED / "text" / book).read_text(encoding="utf-8")
-            out.write(text if text.endswith("\n") else text + "\n")
 
 
 def together(commands, cwd):
@@ -74,16 +64,8 @@ def together(commands, cwd):
 
 def lms(args):
     out = pathlib.Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    pretraining_text(out / "en_text.txt")
     header(f"character LMs for tagger features: 1×{args.hidden} LSTM, --time {args.time}")
-    common = ["en_text.txt", "--level", "char", "--layers", "1", "--hidden",
-              str(args.hidden), "--time", args.time, "--force", "--progress", "off", "--json"]
-    runs = together([charlm("train", *common, "-o", "lm_fwd.npz"),
-                     charlm("train", *common, "--reverse", "-o", "lm_bwd.npz")], out)
-    for name, r in zip(("forward", "backward"), runs):
-        print(f"{name}: best val {r.get('best_val_loss')} nats/char, "
-              f"{r.get('epochs', 0):.2f} epochs")
+    train_lms(SHARED, out, args.time, args.hidden)
 
 
 def evaluate(model, gold, *extra):
@@ -93,35 +75,40 @@ def evaluate(model, gold, *extra):
     return json.loads(out)
 
 
+def measure(out, name, summary, options):
+    """F1 of DIR/NAME.npz on every set and its speed, written to DIR/NAME.json."""
+    f1 = {}
+    for what, (gold, extra) in SETS.items():
+        if gold.is_file():
+            f1[what] = 100 * evaluate(str(out / f"{name}.npz"), gold, *extra)["entities"]["f1"]
+    t0 = time.perf_counter()
+    r = evaluate(str(out / f"{name}.npz"), SETS["EWT test"][0])
+    speed = r["tokens"] / (time.perf_counter() - t0)
+    (out / f"{name}.json").write_text(json.dumps(
+        {"summary": summary, "f1": f1, "tokens_per_s": speed, "options": options}, indent=1))
+
+
 def taggers(args):
     out = pathlib.Path(args.out)
     sides = args.sides.split(",")
     header(f"entity tagger with character-LM features: {', '.join(sides)}; "
-           f"--time {args.time} each, two at a time")
+           f"--time {args.time} each, two at a time {' '.join(args.extra)}")
     for k in range(0, len(sides), 2):
         pair = sides[k:k + 2]
         cmds = [charlm("train-tagger", str(UNER / "en_ewt-ud-train.draft-normalized.iob2"),
                        "--dev", str(UNER / "en_ewt-ud-dev.iob2"), "--time", args.time,
-                       "--seed", args.seed, "-o", f"{side}.npz", "--force", "--progress",
-                       "off", "--json", *SIDES[side], *args.extra) for side in pair]
+                       "--seed", args.seed, "-o", f"{side}{args.suffix}.npz", "--force",
+                       "--progress", "off", "--json", *SIDES[side], *args.extra)
+                for side in pair]
         for side, summary in zip(pair, together(cmds, out)):
-            f1 = {}
-            for name, (gold, extra) in SETS.items():
-                if gold.is_file():
-                    f1[name] = 100 * evaluate(str(out / f"{side}.npz"), gold,
-                                              *extra)["entities"]["f1"]
-            t0 = time.perf_counter()
-            r = evaluate(str(out / f"{side}.npz"), SETS["EWT test"][0])
-            speed = r["tokens"] / (time.perf_counter() - t0)
-            (out / f"{side}.json").write_text(json.dumps(
-                {"summary": summary, "f1": f1, "tokens_per_s": speed,
-                 "options": SIDES[side] + args.extra}, indent=1))
+            measure(out, side + args.suffix, summary, SIDES[side] + args.extra)
     table(args)
 
 
 def table(args):
     out = pathlib.Path(args.out)
-    print(f"{'side':10} {'epochs':>7} " + " ".join(f"{k:>9}" for k in SETS) + "  tok/s")
+    print(f"{'side':10} {'epochs':>7} {'best at':>7} " + " ".join(f"{k:>9}" for k in SETS) +
+          "  tok/s")
     for path in sorted(out.glob("*.json")):
         if path.stem.startswith("lm_"):
             continue
@@ -129,6 +116,7 @@ def table(args):
         if "f1" not in r:
             continue
         print(f"{path.stem:10} {r['summary'].get('epochs', 0):7.1f} " +
+              f"{r['summary'].get('best_step', 0) / max(r['summary'].get('steps', 1), 1) * r['summary'].get('epochs', 0):7.1f} " +
               " ".join(f"{r['f1'].get(k, float('nan')):9.1f}" for k in SETS) +
               f"  {r['tokens_per_s']:,.0f} (evaluate on EWT test, process start included)")
 
@@ -150,6 +138,7 @@ def main():
     p.add_argument("--time", default="20m")
     p.add_argument("--seed", default="1")
     p.add_argument("--sides", default="none,fw,both")
+    p.add_argument("--suffix", default="", help="added to each side's file names")
     p = sub.add_parser("table")
     p.add_argument("--out", required=True)
     args = ap.parse_args(argv)

@@ -130,3 +130,10 @@ def test_bundled_entity_tagger_f1_on_uner_ewt_test():
     r = run("evaluate", "-m", tagfile.BUNDLED_ENTITY_TAGGER, gold, "--format", "json")
     assert r.exit_code == 0
     assert json.loads(r.stdout)["entities"]["f1"] >= 0.65
+
+
+def test_bundled_taggers_stay_within_the_size_budget_and_carry_their_lm():
+    sizes = [os.path.getsize(p) for p in (tagfile.BUNDLED_TAGGER, tagfile.BUNDLED_ENTITY_TAGGER)]
+    assert sum(sizes) <= 12_000_000
+    bundle = tagfile.load(tagfile.BUNDLED_ENTITY_TAGGER)
+    assert bundle.model.config.lm_forward == 256 and set(bundle.model.lm.models) == {"fw"}
