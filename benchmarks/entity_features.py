@@ -5,6 +5,7 @@ time, and entity F1 on Universal NER EWT dev and test, UNER PUD and wikigold (MI
 dropped), with tagging speed.
 
     python benchmarks/entity_features.py lms --out DIR [--time 15m] [--hidden 256]
+    python benchmarks/entity_features.py variants --out DIR [--time 15m]
     python benchmarks/entity_features.py taggers --out DIR [--time 20m]
                                          [--sides none,fw,both] [-- TRAIN-TAGGER OPTIONS]
     python benchmarks/entity_features.py table --out DIR
@@ -16,6 +17,9 @@ Shakespeare of tinyshakespeare). No dev or test sentence and nothing of the
 evaluation sets is in it. It then trains DIR/lm_fwd.npz and DIR/lm_bwd.npz
 (`--reverse`) side by side, one core each, as corpora/build_entity_tagger.py does
 (LMs already in DIR are kept).
+
+`variants` trains the LMs of two ablations side by side: a 1×128 forward LM on the same
+text (side `fw128`) and a 1×256 one on the EWT sentences' text alone (side `fwewt`).
 
 `taggers` trains the sides two at a time, one BLAS thread each, with the same data
 and seed, and writes DIR/SIDE.npz and DIR/SIDE.json (the run's summary and its F1 on
@@ -33,9 +37,11 @@ import time
 from common import SHARED, header
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "corpora"))
-from build_entity_tagger import train_lms  # noqa: E402
+from build_entity_tagger import LM_OPTIONS, pretraining_text, train_lms  # noqa: E402
 SIDES = {"none": [], "fw": ["--lm", "lm_fwd.npz"],
-         "both": ["--lm", "lm_fwd.npz", "--lm-backward", "lm_bwd.npz"]}
+         "both": ["--lm", "lm_fwd.npz", "--lm-backward", "lm_bwd.npz"],
+         # the LM-size and pretraining-text ablations (`variants` trains their LMs)
+         "fw128": ["--lm", "lm_fwd128.npz"], "fwewt": ["--lm", "lm_fwd_ewt.npz"]}
 UNER = SHARED / "tagging" / "uner_en_ewt"
 SETS = {"EWT dev": (UNER / "en_ewt-ud-dev.iob2", ()),
         "EWT test": (UNER / "en_ewt-ud-test.iob2", ()),
@@ -66,6 +72,21 @@ def lms(args):
     out = pathlib.Path(args.out)
     header(f"character LMs for tagger features: 1×{args.hidden} LSTM, --time {args.time}")
     train_lms(SHARED, out, args.time, args.hidden)
+
+
+def variants(args):
+    """Two more forward LMs, side by side: 1×128 on the same text (lm_fwd128.npz), and
+    1×256 on the EWT training sentences' text alone (lm_fwd_ewt.npz)."""
+    out = pathlib.Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    pretraining_text(SHARED, out / "en_text.txt")
+    pretraining_text(SHARED, out / "ewt_text.txt", books=())
+    header(f"character LM ablations: size and pretraining text, --time {args.time}")
+    small = [o if o != "256" else "128" for o in LM_OPTIONS]
+    together([charlm("train", "en_text.txt", *small, "--time", args.time, "-o",
+                     "lm_fwd128.npz", "--force", "--progress", "off", "--json"),
+              charlm("train", "ewt_text.txt", *LM_OPTIONS, "--time", args.time, "-o",
+                     "lm_fwd_ewt.npz", "--force", "--progress", "off", "--json")], out)
 
 
 def evaluate(model, gold, *extra):
@@ -133,6 +154,9 @@ def main():
     p.add_argument("--out", required=True)
     p.add_argument("--time", default="15m")
     p.add_argument("--hidden", default="256")
+    p = sub.add_parser("variants")
+    p.add_argument("--out", required=True)
+    p.add_argument("--time", default="15m")
     p = sub.add_parser("taggers")
     p.add_argument("--out", required=True)
     p.add_argument("--time", default="20m")
@@ -145,7 +169,7 @@ def main():
     args.extra = extra
     if not UNER.is_dir():
         sys.exit(f"{UNER}: not found (set CHARLM_SHARED_CORPORA)")
-    {"lms": lms, "taggers": taggers, "table": table}[args.what](args)
+    {"lms": lms, "variants": variants, "taggers": taggers, "table": table}[args.what](args)
 
 
 if __name__ == "__main__":

@@ -45,16 +45,16 @@ FEATURES = {"none": (), "fw": ("--lm", "lm_fwd.npz"),
             "both": ("--lm", "lm_fwd.npz", "--lm-backward", "lm_bwd.npz")}
 
 
-def pretraining_text(shared, path):
+def pretraining_text(shared, path, books=BOOKS):
     """Write the language models' text: UD English EWT train's `# text` lines, then
-    the English books."""
+    the English ``books`` of text/."""
     with open(path, "w", encoding="utf-8") as out:
         with open(shared / "tagging" / "en_ewt" / "en_ewt-ud-train.conllu",
                   encoding="utf-8") as f:
             for line in f:
                 if line.startswith("# text = "):
                     out.write(line[len("# text = "):].rstrip("\n") + "\n")
-        for book in BOOKS:
+        for book in books:
             text = (shared / "text" / book).read_text(encoding="utf-8")
             out.write(text if text.endswith("\n") else text + "\n")
 
