@@ -6,7 +6,8 @@ from charlm.cli.train_display import TrainDisplay, fmt_count, fmt_metrics
 
 
 def lm_note(m):
-    """", character-LM features 256 → + 256 ←" for a tagger that reads them."""
+    """The model line's words on character-LM features (", character-LM features
+    256 → + 256 ← (frozen)"), or nothing for a tagger without them."""
     parts = [f"{w} {arrow}" for w, arrow in ((m.lm_forward, "→"), (m.lm_backward, "←")) if w]
     return f", character-LM features {' + '.join(parts)} (frozen)" if parts else ""
 
