@@ -151,6 +151,22 @@ class OneHotInputs:
         return out
 
 
+def stacked_shapes(cell, hidden, layers, vocab_size, embed=0):
+    """{name: shape} of a stacked one-directional network read by token id, the
+    language model's input side: ``W_ex`` (E, V) when ``embed`` > 0, then for each
+    layer l ``layer{l}.W_aa`` (G*H, H), ``layer{l}.W_ax`` (G*H, D) and ``layer{l}.b_a``
+    (G*H,), with D = E (or V, one-hot) for layer 1 and H above, in that order."""
+    GH = cell.width(hidden)
+    shapes = {}
+    if embed:
+        shapes["W_ex"] = (embed, vocab_size)
+    for layer in range(1, layers + 1):
+        shapes[f"layer{layer}.W_aa"] = (GH, hidden)
+        shapes[f"layer{layer}.W_ax"] = (GH, (embed or vocab_size) if layer == 1 else hidden)
+        shapes[f"layer{layer}.b_a"] = (GH,)
+    return shapes
+
+
 def stacked_run(cell, params, xp, layers, state, keep=None, live=None):
     """Forward only through stacked one-directional layers (the language model's):
     a⟨t⟩[1] from ``xp`` = W_ax[1] x⟨t⟩ + b_a[1] ((T, G*H, N) or :class:`OneHotInputs`),

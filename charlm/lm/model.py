@@ -35,7 +35,7 @@ import numpy as np
 from charlm.engine.cells import CELLS
 from charlm.settings import Settings
 from charlm.engine.layers import (OneHotInputs, recurrent_backward, recurrent_forward,
-                                  stacked_run, zero_state)
+                                  stacked_run, stacked_shapes, zero_state)
 from charlm.engine.ops import (
     affine_backward,
     affine_forward,
@@ -76,14 +76,8 @@ class ModelConfig(Settings):
 
     def param_shapes(self):
         """{name: shape} in a fixed order."""
-        GH = self.cell_spec.width(self.hidden)
-        shapes = {}
-        if self.embed:
-            shapes["W_ex"] = (self.embed, self.vocab_size)
-        for layer in range(1, self.layers + 1):
-            shapes[f"layer{layer}.W_aa"] = (GH, self.hidden)
-            shapes[f"layer{layer}.W_ax"] = (GH, self.input_width(layer))
-            shapes[f"layer{layer}.b_a"] = (GH,)
+        shapes = stacked_shapes(self.cell_spec, self.hidden, self.layers, self.vocab_size,
+                                self.embed)
         shapes["W_ya"] = (self.vocab_size, self.hidden)
         shapes["b_y"] = (self.vocab_size,)
         return shapes

@@ -32,17 +32,17 @@ def _layout(header, checkpoint):
     lm = _lm_layout(header, config)
     layout = validate.params_layout(header, config, checkpoint,
                                     {"config": config, "vocab": vocab, "tagging": tagging,
-                                     "lm": lm[1] if lm else None})
+                                     "lm": lm})
     if lm:
         # the language models keep the precision they were trained in
         layout.required.update({name: validate.ArraySpec(tuple(shape), validate.FLOATS)
-                                for name, shape in lm[0].items()})
+                                for name, shape in LMFeatures.array_shapes(lm).items()})
     return layout
 
 
 def _lm_layout(header, config):
     """The header's ``lm`` (the character LMs a tagger reads, if any), checked against
-    the settings: ({array name: shape}, parsed) or None."""
+    the settings: {direction: (LMShape, characters, TextConfig)}, or None."""
     if "lm" not in header:
         if config.lm_width:
             raise validate.Invalid("the tagger reads character-LM features but the file "
@@ -56,6 +56,7 @@ def _lm_layout(header, config):
     if set(entries) - set(LM_DIRECTIONS):
         raise validate.Invalid(f"header.lm holds {sorted(set(entries) - set(LM_DIRECTIONS))}; "
                                "only fw and bw are known")
+    parsed = {}
     for d, entry in entries.items():
         where = f"header.lm.{d}"
         shape = validate.settings_from(LMShape, validate.field_of(entry, "model", dict, where),
@@ -73,7 +74,8 @@ def _lm_layout(header, config):
         if text.level != "char" or text.graphemes or text.reverse != (d == "bw"):
             raise validate.Invalid(f"{where}.text: not a {'backward' if d == 'bw' else 'forward'} "
                                    "character-level language model")
-    return LMFeatures.layout(entries)
+        parsed[d] = (shape, chars, text)
+    return parsed
 
 
 def _rebuild(header, arrays, parsed):
@@ -166,16 +168,12 @@ def _describe(b):
 
 
 def _lm_equation(lm):
-    parts = []
-    if "fw" in lm.models:
-        parts.append(f"a→⟨end of t⟩ of a forward character LM "
-                     f"({lm.models['fw'].shape.cell.upper()} {lm.models['fw'].shape.layers}"
-                     f"×{lm.models['fw'].shape.hidden})")
-    if "bw" in lm.models:
-        parts.append(f"a←⟨start of t⟩ of a backward one "
-                     f"({lm.models['bw'].shape.cell.upper()} {lm.models['bw'].shape.layers}"
-                     f"×{lm.models['bw'].shape.hidden})")
-    return (f"λ⟨t⟩ = [{'; '.join(parts)}] over the sentence's characters, frozen")
+    parts = [f"{state} of a {which} character LM ({m.shape.cell.upper()} {m.shape.layers}"
+             f"×{m.shape.hidden})"
+             for d, state, which in (("fw", "a→⟨end of t⟩", "forward"),
+                                     ("bw", "a←⟨start of t⟩", "backward"))
+             if (m := lm.models.get(d)) is not None]
+    return f"λ⟨t⟩ = [{'; '.join(parts)}] over the sentence's characters, frozen"
 
 
 def _lm_words(lm):

@@ -25,10 +25,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from charlm.engine.cells import CELLS
-from charlm.engine.layers import OneHotInputs, stacked_run, zero_state
+from charlm.engine.layers import OneHotInputs, stacked_run, stacked_shapes, zero_state
 from charlm.errors import UsageError
 from charlm.settings import Settings
-from charlm.text.tokens import TextConfig, normalize_text
+from charlm.text.tokens import normalize_text
 
 DIRECTIONS = ("fw", "bw")
 # Sentences run through a language model at once (sorted by length), and the most
@@ -53,17 +53,9 @@ class LMShape(Settings):
     WHAT = "language-model settings"
 
     def param_shapes(self):
-        """The arrays the tagger keeps of the language model (not its softmax)."""
-        GH = CELLS[self.cell].width(self.hidden)
-        shapes = {}
-        if self.embed:
-            shapes["W_ex"] = (self.embed, self.vocab_size)
-        for layer in range(1, self.layers + 1):
-            D = (self.embed or self.vocab_size) if layer == 1 else self.hidden
-            shapes[f"layer{layer}.W_aa"] = (GH, self.hidden)
-            shapes[f"layer{layer}.W_ax"] = (GH, D)
-            shapes[f"layer{layer}.b_a"] = (GH,)
-        return shapes
+        """The arrays the tagger keeps of the language model: all but its softmax."""
+        return stacked_shapes(CELLS[self.cell], self.hidden, self.layers, self.vocab_size,
+                              self.embed)
 
 
 class CharLM:
@@ -204,17 +196,11 @@ class LMFeatures:
                 for name, a in m.params.items()}
 
     @staticmethod
-    def layout(header):
-        """{array name: shape} the tagger file must hold for the header's ``lm``
-        entry, and the parsed (shape, chars, text) per direction."""
-        shapes, parsed = {}, {}
-        for d, entry in header.items():
-            shape = LMShape.from_dict(entry["model"])
-            text = TextConfig.from_dict(entry["text"])
-            parsed[d] = (shape, list(entry["chars"]), text)
-            for name, s in shape.param_shapes().items():
-                shapes[f"lm.{d}.{name}"] = s
-        return shapes, parsed
+    def array_shapes(parsed):
+        """{array name: shape} the tagger file holds for ``parsed``, the (LMShape,
+        characters, TextConfig) of each direction read from its header."""
+        return {f"lm.{d}.{name}": s for d, (shape, _, _) in parsed.items()
+                for name, s in shape.param_shapes().items()}
 
     @classmethod
     def rebuild(cls, parsed, arrays):
