@@ -118,10 +118,11 @@ def check_dev(paths):
     return srcs
 
 
-def read_dev(paths, sources, text_cfg, encoding_errors="strict", use_cache=True):
-    """The dev text of ``train --dev``: its sources and type stream, read like the
-    corpus. A dev file that is also part of the corpus is refused."""
-    srcs, stream = read_sources(check_dev(paths), text_cfg, encoding_errors,
+def read_dev(dev_sources, sources, text_cfg, encoding_errors="strict", use_cache=True):
+    """The dev text of ``train --dev`` (``dev_sources`` from :func:`check_dev`): its
+    sources and type stream, read like the corpus. A dev file that is also part of the
+    corpus is refused."""
+    srcs, stream = read_sources(dev_sources, text_cfg, encoding_errors,
                                 use_cache=use_cache)
     corpus_files = {os.path.realpath(s.path) for s in sources if s.path}
     for s in srcs:
@@ -185,8 +186,7 @@ def start(sources, text_cfg, train_cfg, *, cell="lstm", hidden=128, layers=2,
     if dev and train_cfg.val_fraction:
         raise UsageError("--val-fraction cannot be combined with --dev: the dev text is "
                          "the validation part")
-    if dev:
-        check_dev(list(dev))
+    dev_srcs = check_dev(list(dev)) if dev else None
     output = output or modelfile.default_model_path()
     checkpoint = checkpoint or checkpoint_path(output)
     # Inputs before outputs: a mistyped corpus name is "no such file", whoever owns the
@@ -197,7 +197,7 @@ def start(sources, text_cfg, train_cfg, *, cell="lstm", hidden=128, layers=2,
     run_id = secrets.token_hex(8)
     _check_replace(output, checkpoint, run_id, force)
     srcs, stream = read_sources(srcs, text_cfg, encoding_errors, progress, use_cache)
-    dev_srcs, dev_stream = (read_dev(list(dev), srcs, text_cfg, encoding_errors, use_cache)
+    dev_srcs, dev_stream = (read_dev(dev_srcs, srcs, text_cfg, encoding_errors, use_cache)
                             if dev else (None, None))
     rng = np.random.default_rng(train_cfg.seed)
     if min_count is None:
@@ -340,13 +340,17 @@ def resume(path, overrides=None, sources=None, stdin_bytes=None, output=None, co
                          "--dev text needs a new run")
     if dev:
         run_info["dev_paths"] = dev_paths
+    # dev files that will be read are checked before the corpus is, as in a new run
+    # (a run that stored its data reads them only when --dev is given again)
+    reads_dev = dev if "data/train" in bundle.extra else dev_paths
+    checked_dev = check_dev(dev_paths) if reads_dev else None
     rng = np.random.default_rng(train_cfg.seed)
     if "data/train" in bundle.extra:
         prepared = Prepared(bundle.vocab, bundle.extra.pop("data/train"),
                             bundle.extra.pop("data/val"), len(bundle.vocab) - 2, 0.0)
         store_data = True
         if dev:
-            dev_srcs, dev_stream = read_dev(dev_paths, [], text_cfg,
+            dev_srcs, dev_stream = read_dev(checked_dev, [], text_cfg,
                                             run_info.get("encoding_errors", "strict"))
             if not np.array_equal(with_dev(prepared, dev_srcs, dev_stream, text_cfg,
                                            train_cfg).val_ids, prepared.val_ids):
@@ -360,7 +364,7 @@ def resume(path, overrides=None, sources=None, stdin_bytes=None, output=None, co
                            vocab=bundle.vocab, val_max_tokens=train_cfg.val_max_tokens)
         del stream
         if dev_paths:
-            dev_srcs, dev_stream = read_dev(dev_paths, srcs, text_cfg, errors)
+            dev_srcs, dev_stream = read_dev(checked_dev, srcs, text_cfg, errors)
             prepared = with_dev(prepared, dev_srcs, dev_stream, text_cfg, train_cfg)
         if _fingerprint(prepared) != run_info.get("fingerprint"):
             raise UsageError(_NOT_THE_SAME_TEXT[bool(dev_paths)])
