@@ -15,7 +15,7 @@ EWT training sentences (their `# text =` lines: the sentences Universal NER's
 training file tags) and the English books of text/ (Alice, War and Peace, the
 Shakespeare of tinyshakespeare). No dev or test sentence and nothing of the
 evaluation sets is in it. It then trains DIR/lm_fwd.npz and DIR/lm_bwd.npz
-(`--reverse`) side by side, one core each, as corpora/build_entity_tagger.py does
+(`--reverse`) side by side, one core each, as corpora/build_tagger.py does
 (LMs already in DIR are kept).
 
 `variants` trains the LMs of two ablations side by side: a 1×128 forward LM on the same
@@ -37,7 +37,7 @@ import time
 from common import SHARED, header
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "corpora"))
-from build_entity_tagger import LM_OPTIONS, pretraining_text, train_lms  # noqa: E402
+from build_tagger import LM_OPTIONS, pretraining_text, train_lms  # noqa: E402
 SIDES = {"none": [], "fw": ["--lm", "lm_fwd.npz"],
          "both": ["--lm", "lm_fwd.npz", "--lm-backward", "lm_bwd.npz"],
          # the LM-size and pretraining-text ablations (`variants` trains their LMs)

@@ -47,3 +47,24 @@ def directional_check(f, params, grads, rng, eps=1e-5):
         params[k][...] = saved[k]
     numeric = (fp - fm) / (2 * eps)
     return abs(analytic - numeric) / max(abs(analytic) + abs(numeric), 1e-12)
+
+
+def model_gradients_error(model, x, y, mask):
+    """{name: rel_error} of a model's backward against central differences, every
+    parameter, without dropout (``train=False``)."""
+    _, _, cache = model.forward(x, y, mask, train=False)
+    grads = model.backward(cache)
+    f = lambda: model.forward(x, y, mask, train=False)[0]      # noqa: E731
+    return {name: rel_error(grads[name], numerical_grad(f, p))
+            for name, p in model.params.items()}
+
+
+def dropout_direction_error(model, x, y, mask, seed=5):
+    """:func:`directional_check` of a model in training mode, the same dropout masks
+    (rng seed ``seed``) in every forward pass."""
+    def f():
+        return model.forward(x, y, mask, rng=np.random.default_rng(seed), train=True)[0]
+
+    _, _, cache = model.forward(x, y, mask, rng=np.random.default_rng(seed), train=True)
+    return directional_check(f, model.params, model.backward(cache),
+                             np.random.default_rng(1))

@@ -11,7 +11,8 @@ from charlm.tagger.data import TagBatches, TagVocab, make_batch
 from charlm.tagger.model import TaggerConfig, TaggerModel
 from charlm.tagger.tagging import make_decoder, tag_tokens
 from charlm.text.conll import Sentence
-from gradcheck import directional_check, numerical_grad, rel_error
+from gradcheck import dropout_direction_error, model_gradients_error
+from resumecheck import check_exact_resume
 
 SENTS = [("the dog runs", "DET NOUN VERB"),
          ("a cat sleeps", "DET NOUN VERB"),
@@ -42,23 +43,14 @@ def one_batch(vocab, sents):
 def test_whole_tagger_gradients(cell):
     vocab, model = tiny_model(cell)
     x, y, mask = one_batch(vocab, sentences()[:4])
-    loss, _, cache = model.forward(x, y, mask, train=False)
-    grads = model.backward(cache)
-    f = lambda: model.forward(x, y, mask, train=False)[0]
-    for name, p in model.params.items():
-        assert rel_error(grads[name], numerical_grad(f, p)) < 1e-6, name
+    errors = model_gradients_error(model, x, y, mask)
+    assert max(errors.values()) < 1e-6, errors
 
 
 def test_tagger_gradients_with_dropout_by_random_direction():
     vocab, model = tiny_model(dropout=0.3)
     x, y, mask = one_batch(vocab, sentences())
-
-    def f():
-        return model.forward(x, y, mask, rng=np.random.default_rng(5), train=True)[0]
-
-    _, _, cache = model.forward(x, y, mask, rng=np.random.default_rng(5), train=True)
-    grads = model.backward(cache)
-    assert directional_check(f, model.params, grads, np.random.default_rng(1)) < 1e-6
+    assert dropout_direction_error(model, x, y, mask) < 1e-6
 
 
 def test_initial_loss_is_about_ln_k():
@@ -167,7 +159,7 @@ def test_entity_decoding_never_emits_an_invalid_sequence():
 
 def test_resume_is_exact(tmp_path):
     from charlm.tagger import session
-    from charlm.training.trainer import Finished, TrainConfig
+    from charlm.training.trainer import TrainConfig
 
     train = tmp_path / "train.conllu"
     lines = []
@@ -184,21 +176,8 @@ def test_resume_is_exact(tmp_path):
         cfg = TrainConfig(steps=steps, batch_size=4, eval_every=3, seed=2)
         return session.start(str(train), None, cfg, data, output=str(out), **opts)
 
-    full = start(tmp_path / "full.npz", 10)
-    for ev in full.trainer.run():
-        pass
-    part = start(tmp_path / "part.npz", 10)
-    for ev in part.trainer.run():
-        if getattr(ev, "step", 0) == 5:
-            part.trainer.request_stop()
-    assert isinstance(ev, Finished) and ev.reason == "interrupted"
-    resumed = session.resume(str(tmp_path / "part.ckpt.npz"))
-    for ev in resumed.trainer.run():
-        pass
+    _, resumed = check_exact_resume(lambda out: start(out, 10), session.resume, tmp_path)
     assert resumed.trainer.state.step == 10
-    for k, v in full.model.params.items():
-        assert np.array_equal(v, resumed.model.params[k]), k
-    assert resumed.trainer.state.best_metrics == full.trainer.state.best_metrics
 
 
 def test_tag_stream_is_lazy_and_keeps_input_order():

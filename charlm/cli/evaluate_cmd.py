@@ -51,8 +51,11 @@ def _family(path):
               default="auto", show_default=True,
               help="Format of GOLD: conllu or conll for a tagger; tsv, csv, fasttext or "
                    "folder (one file per class) for a classifier.")
-@click.option("--tag-column", type=click.Choice(["upos", "xpos"]), default=None,
-              help="CoNLL-U: the gold column [default: the one the tagger learned].")
+@click.option("--tag-column", type=click.Choice(["upos", "xpos", "ner"]), default=None,
+              help="CoNLL-U: the gold column (ner: MISC's NER=) [default: the one the "
+                   "tagger learned; of a joint tagger, the one of its non-entity layer]. "
+                   "A joint tagger is measured with the layer that tags that column, or, "
+                   "for a column file, the one its gold tags are for.")
 @click.option("--token-col", type=int, default=None,
               help="Column files: index of the token column [default: detected].")
 @click.option("--tag-col", type=int, default=None,
@@ -104,13 +107,17 @@ def evaluate_tagger(gold, model_path, fmt, input_fmt, tag_column, token_col, tag
     if os.path.isdir(gold):
         raise click.UsageError(f"{gold}: is a directory; a tagger is measured on a tagged "
                                "file (a folder of one file per class is a classifier's)")
-    bundle, model = load_tagger(model_path, not no_constrain)
+    entities, gold_sentences = _joint_layer(gold, model_path, input_fmt, tag_column,
+                                            token_col, tag_col, encoding_errors)
+    bundle, model = load_tagger(model_path, not no_constrain, entities)
     column = tag_column or bundle.tagging.get("tag_column") or "upos"
 
     def read():
         return read_tagged(gold, input_fmt, column, token_col, tag_col, encoding_errors)
 
-    result = evaluate_sentences(model, bundle.vocab, bundle.tagging, read(), drop_types)
+    result = evaluate_sentences(model, bundle.vocab, bundle.tagging,
+                                gold_sentences if gold_sentences is not None else read(),
+                                drop_types)
     if from_text:
         result["from_text"] = evaluate_from_text(model, bundle.vocab, read())
     result["decoding"] = ("crf viterbi" if model.config.crf else
@@ -119,6 +126,33 @@ def evaluate_tagger(gold, model_path, fmt, input_fmt, tag_column, token_col, tag
         sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
         return
     render(result, gold)
+
+
+def _joint_layer(gold, model_path, input_fmt, tag_column, token_col, tag_col,
+                 encoding_errors):
+    """Which layer of a joint tagger GOLD measures: (entities, the gold sentences if they
+    had to be read to tell, else None). --tag-column ner, or a column file of entity
+    tags, is for the entity layer; anything else for the other. A tagger of one layer
+    is measured as it is: (False, None)."""
+    from charlm.errors import CorpusError
+    from charlm.store import default_tagger_path, tagfile
+    from charlm.text.conll import detect_format, read_tagged
+    from charlm.text.schemes import is_entity_tagset
+
+    path = model_path or default_tagger_path()
+    if not os.path.exists(path) or not tagfile.load(path).model.config.n_tags2:
+        return False, None
+    if tag_column is not None or input_fmt == "conllu":
+        return tag_column == "ner", None
+    if input_fmt == "auto" and gold != "-":
+        try:
+            if detect_format(gold) == "conllu":
+                return False, None
+        except CorpusError:
+            return False, None          # reading GOLD says what is wrong with it
+    sentences = list(read_tagged(gold, input_fmt, "upos", token_col, tag_col,
+                                 encoding_errors))
+    return is_entity_tagset([t for s in sentences for t in (s.tags or ())]), sentences
 
 
 register_evaluator("tagger", evaluate_tagger,

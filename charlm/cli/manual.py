@@ -49,7 +49,7 @@ GROUPS = {
     "train-tagger": [
         ("Output and resuming", ["--output", "--resume", "--checkpoint", "--checkpoint-every",
                                  "--force"]),
-        ("Data", ["--dev", "--format", "--tag-column", "--token-col", "--tag-col",
+        ("Data", ["--dev", "--format", "--tag-column", "--also-tag", "--token-col", "--tag-col",
                   "--tag-scheme", "--min-count", "--word-dropout", "--case-sensitive",
                   "--encoding-errors"]),
         ("Model", ["--cell", "--hidden", "--layers", "--embed", "--char-embed",
@@ -165,6 +165,11 @@ EXAMPLES = {
          "same with --reverse -o bwd.npz), then",
          "charlm train-tagger ner-train.iob2 --dev ner-dev.iob2 --lm fwd.npz "
          "--lm-backward bwd.npz -o ner-lm.npz"),
+        ("One joint tagger of entities and parts of speech, from CoNLL-U with NER=B-PER … "
+         "in MISC (two output layers over one BiLSTM; `tag` gives UPOS, `tag --entities` "
+         "the entities)",
+         "charlm train-tagger train.conllu --dev dev.conllu --tag-column ner --also-tag upos "
+         "-o joint.npz"),
     ],
     "tag": [
         ("Tag a sentence with the tagger that ships with charlm",
@@ -182,6 +187,9 @@ EXAMPLES = {
         ("Accuracy and per-tag scores on a gold file", "charlm evaluate -m pos.npz test.conllu"),
         ("Entity precision, recall and F1 as JSON",
          "charlm evaluate -m ner.npz ner-test.iob2 --format json"),
+        ("The bundled tagger's entity layer (a column file of entity tags is scored with "
+         "it; a CoNLL-U file with its UPOS layer)",
+         "charlm evaluate en_ewt-ud-test.iob2"),
         ("A classifier: accuracy, macro-F1, per-class scores and the confusion matrix",
          "charlm evaluate -m sst2.npz sst2/test.tsv"),
     ],

@@ -17,24 +17,32 @@ def tagger_option(f):
     return click.option(
         "-m", "--model", "model_path", type=click.Path(dir_okay=False),
         shell_complete=complete_model,
-        help=f"Tagger file (default: ${TAGGER_ENV}, then the bundled English UPOS "
-             "tagger).")(f)
+        help=f"Tagger file (default: ${TAGGER_ENV}, then the bundled English tagger "
+             "of parts of speech and entities).")(f)
 
 
-def load_tagger(path, constrained=True):
-    """(bundle, model ready to decode) of a tagger file, or of the default tagger."""
-    from charlm.errors import ModelFileError
+def load_tagger(path, constrained=True, entities=False):
+    """(bundle, model ready to decode) of a tagger file, or of the default tagger; of a
+    joint tagger, the output layer ``entities`` chooses (its entity layer, or the other
+    one: :func:`charlm.tagger.tagging.output_layer`)."""
+    from charlm.errors import ModelFileError, UsageError
     from charlm.store import (BUNDLED_ENTITY_TAGGER, BUNDLED_TAGGER, default_tagger_path,
                               tagfile)
-    from charlm.tagger.tagging import attach
+    from charlm.tagger.tagging import attach, output_layer
 
     path = path or default_tagger_path()
     if path in (BUNDLED_TAGGER, BUNDLED_ENTITY_TAGGER) and not os.path.exists(path):
-        what = "entity " if path == BUNDLED_ENTITY_TAGGER else ""
+        what = "entity " if entities else ""
         raise ModelFileError(f"the bundled English {what}tagger is missing from this "
                              "installation; train one with `charlm train-tagger` and pass "
                              "it with -m")
     bundle = tagfile.load(path)
+    try:
+        bundle = output_layer(bundle, entities)
+    except ValueError:
+        raise UsageError(f"--entities: {path} is a joint tagger without an entity layer "
+                         f"(its layers tag {bundle.tagging.get('tag_column')} and "
+                         f"{bundle.tagging.get('tag_column2')})") from None
     return bundle, attach(bundle, constrained)
 
 
@@ -54,8 +62,9 @@ def input_kind(source, given):
 @click.argument("file", default="-", type=click.Path(allow_dash=True, dir_okay=False))
 @tagger_option
 @click.option("--entities", is_flag=True,
-              help="Use the bundled English entity tagger (PER, ORG, LOC) instead of the "
-                   "part-of-speech one; with --format spans, entity text, type and "
+              help="Tag entities (PER, ORG, LOC): with the bundled English tagger's entity "
+                   "layer instead of its part-of-speech one, or with -m's (a joint "
+                   "tagger's first layer); with --format spans, entity text, type and "
                    "offsets.")
 @click.option("--input", "input_fmt", type=click.Choice(INPUTS), default="auto",
               show_default=True,
@@ -89,8 +98,9 @@ def tag(file, model_path, entities, input_fmt, pretokenized, fmt, tag_column, pr
         all_probs, no_constrain, encoding_errors):
     """Tag the sentences of FILE (default: standard input) with a tagger.
 
-    Parts of speech with the bundled English tagger, or whatever a tagger of
-    `charlm train-tagger` learned (-m).
+    Parts of speech with the bundled English tagger (--entities: people,
+    organisations and places, from the same model's entity layer), or whatever a
+    tagger of `charlm train-tagger` learned (-m).
 
     Raw text is one sentence per line, split into tokens the way UD English EWT is
     (punctuation apart, clitics such as n't, 's, 'll split off); empty lines stay
@@ -105,15 +115,15 @@ def tag(file, model_path, entities, input_fmt, pretokenized, fmt, tag_column, pr
     from charlm.tagger.tagging import tag_stream
     from charlm.text.conll import format_sentence, read_raw, read_tagged
 
-    if entities:
+    if entities and not model_path:
         from charlm.store import BUNDLED_ENTITY_TAGGER
 
-        if model_path:
-            raise UsageError("--entities chooses the bundled entity tagger; leave out -m "
-                             "(or leave out --entities to use the tagger of -m)")
         model_path = BUNDLED_ENTITY_TAGGER
-    bundle, model = load_tagger(model_path, not no_constrain)
+    bundle, model = load_tagger(model_path, not no_constrain, entities)
     scheme = bundle.tagging.get("scheme")
+    if entities and not scheme:
+        raise UsageError(f"--entities: {model_path} tags {' '.join(bundle.vocab.tags[:6])} "
+                         "…, not entities; leave out --entities")
     kind = input_kind(file, input_fmt)
     if fmt is None:
         fmt = "inline" if kind == "text" else kind

@@ -31,6 +31,12 @@ class TaggerDisplay(TrainDisplay):
         run, st, m = self.run, self.run.stats, self.run.model.config
         dev = ("held out from the training file" if st["dev_held_out"] else "dev")
         scheme = f", entity scheme {run.scheme.upper()}" if run.scheme else ""
+        column2 = run.second_column
+        if column2:
+            scheme += f"; a second layer of {len(run.vocab.tags2)} {column2} tags (acc₂)"
+        selected = "entity F1" if run.scheme else "accuracy"
+        if column2:
+            selected += f" + {column2} accuracy"
         return [
             f"data    {', '.join(run.sources)}: {st['train_sentences']:,} sentences, "
             f"{fmt_count(ev.train_tokens)} tokens for training; "
@@ -42,8 +48,8 @@ class TaggerDisplay(TrainDisplay):
             f"embedding {m.embed}, character Bi{m.cell.upper()} {m.char_hidden}"
             f"{lm_note(m)}; {fmt_count(ev.num_params)} parameters; "
             f"{ev.steps_per_epoch} steps per epoch",
-            f"output  {run.output} (best model by dev "
-            f"{'entity F1' if run.scheme else 'accuracy'}), {run.checkpoint} (checkpoint)"]
+            f"output  {run.output} (best model by dev {selected}), {run.checkpoint} "
+            "(checkpoint)"]
 
     def quality_rows(self, table, s):
         if s.get("best_metrics"):

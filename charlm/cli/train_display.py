@@ -41,9 +41,12 @@ def fmt_metrics(metrics):
     if not metrics:
         return ""
     names = {"accuracy": ("acc", lambda v: f"{v:.2%}"), "f1": ("F1", lambda v: f"{100 * v:.1f}"),
-             "macro_f1": ("macro-F1", lambda v: f"{100 * v:.1f}")}
+             "macro_f1": ("macro-F1", lambda v: f"{100 * v:.1f}"),
+             "accuracy2": ("acc₂", lambda v: f"{v:.2%}")}
     parts = []
     for k, v in metrics.items():
+        if k == "joint":            # a joint tagger's selection score: F1 (or acc) + acc₂
+            continue
         label, fmt = names.get(k, (k, lambda v: f"{v:.4g}"))
         parts.append(f"{label} {'n/a' if v is None else fmt(v)}")
     return "  ".join(parts)

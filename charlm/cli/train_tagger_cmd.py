@@ -15,8 +15,8 @@ TRAIN_FIELDS = ("batch_size", "lr", "optimizer", "clip", "steps", "epochs", "tim
                 "warmup", "lr_decay", "lr_decay_every", "min_lr", "checkpoint_every", "average")
 MODEL_FIELDS = ("cell", "hidden", "layers", "embed", "char_embed", "char_hidden", "dropout",
                 "crf")
-DATA_FIELDS = ("format", "tag_column", "token_col", "tag_col", "tag_scheme", "min_count",
-               "word_dropout", "lowercase", "encoding_errors")
+DATA_FIELDS = ("format", "tag_column", "also_tag", "token_col", "tag_col", "tag_scheme",
+               "min_count", "word_dropout", "lowercase", "encoding_errors")
 
 
 @click.command("train-tagger")
@@ -31,8 +31,15 @@ DATA_FIELDS = ("format", "tag_column", "token_col", "tag_col", "tag_scheme", "mi
               default="auto", show_default=True,
               help="conllu: CoNLL-U (10 tab-separated columns); conll: token and tag "
                    "columns (CoNLL-2003/IOB style); auto: detect from the file.")
-@click.option("--tag-column", type=click.Choice(["upos", "xpos"]), default="upos",
-              show_default=True, help="CoNLL-U: the column to learn.")
+@click.option("--tag-column", type=click.Choice(["upos", "xpos", "ner"]), default="upos",
+              show_default=True,
+              help="CoNLL-U: the column to learn; ner: the NER= attribute of the MISC "
+                   "column (NER=B-PER), where `charlm tag` writes entities.")
+@click.option("--also-tag", type=click.Choice(["upos", "xpos"]), default=None,
+              help="CoNLL-U: learn this column too, with a second softmax over the same "
+                   "BiRNN (a joint tagger: one pass gives both; `charlm tag` shows this "
+                   "layer, `--entities` the first). The best model is the one with the "
+                   "highest dev F1 (or accuracy) plus this column's accuracy.")
 @click.option("--token-col", type=int, default=None,
               help="Column files: index of the token column [default: detected].")
 @click.option("--tag-col", type=int, default=None,
@@ -106,6 +113,10 @@ def train_tagger(ctx, train, dev, output, force, resume_path, checkpoint_path, p
     Viterbi, so no invalid sequence is ever output. With --crf the output layer is a
     linear-chain CRF instead: p(y | x) ∝ exp(Σ_t s⟨t⟩[y⟨t⟩] + Σ_t trans[y⟨t-1⟩,
     y⟨t⟩]), trained by the forward algorithm and decoded by Viterbi.
+    With --also-tag a second softmax, ŷ₂⟨t⟩ = softmax(W_y2 [a→⟨t⟩; a←⟨t⟩] + b_y2),
+    learns a second CoNLL-U column over the same BiRNN (a joint tagger, L = L₁ + L₂):
+    entities (--tag-column ner) and parts of speech in one model, as the bundled
+    English tagger is.
 
 
     Progress goes to stderr. The tagger file is written each time the dev accuracy

@@ -184,7 +184,7 @@ def init_params(shapes, cell, hidden_of, rng, embeddings=("W_ex",), dtype=np.flo
             if "f" in cell.gates:
                 f = cell.gates.index("f")
                 w[f * H:(f + 1) * H] = 1.0
-        elif name == "b_y" or name.startswith("crf."):     # CRF transition scores too
+        elif name in ("b_y", "b_y2") or name.startswith("crf."):   # CRF transitions too
             w = np.zeros(shape)
         else:
             s = 1.0 / np.sqrt(H)

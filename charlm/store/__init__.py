@@ -20,16 +20,17 @@ def default_model_path():
 
 
 # The tagger used when -m is not given (charlm tag, charlm evaluate): $CHARLM_TAGGER if
-# set, else the English UPOS tagger that ships in the package (see
-# charlm/tagger/default/README.md).
+# set, else the English tagger that ships in the package (see
+# charlm/tagger/default/README.md): one joint tagger whose first output layer tags
+# PER/ORG/LOC entities (`charlm tag --entities`) and whose second tags UPOS (`charlm
+# tag`).
 TAGGER_ENV = "CHARLM_TAGGER"
 DEFAULT_TAGGER = "tagger.npz"      # what `charlm train-tagger` writes without -o
 BUNDLED_TAGGER = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                              "tagger", "default", "en_ewt_upos.npz")
-# The English PER/ORG/LOC entity tagger that ships too (`charlm tag --entities`).
-BUNDLED_ENTITY_TAGGER = os.path.join(os.path.dirname(BUNDLED_TAGGER), "en_uner_entities.npz")
+                              "tagger", "default", "en_ewt.npz")
+BUNDLED_ENTITY_TAGGER = BUNDLED_TAGGER
 
 
 def default_tagger_path():
-    """``$CHARLM_TAGGER`` if set, else the bundled English UPOS tagger."""
+    """``$CHARLM_TAGGER`` if set, else the bundled English tagger."""
     return os.environ.get(TAGGER_ENV) or BUNDLED_TAGGER

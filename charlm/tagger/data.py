@@ -48,45 +48,58 @@ def clip_chars(form):
 
 @dataclass
 class TagVocab:
-    """The three vocabularies. Stored in the model file's header."""
+    """The vocabularies. Stored in the model file's header."""
 
     words: list                     # id → word key; 0 PAD, 1 UNK
     chars: list                     # id → character; 0 PAD, 1 UNK
     tags: list                      # id → tag
     word_counts: list = field(default_factory=list)   # training counts, per word id
     lowercase: bool = True
+    tags2: list = field(default_factory=list)  # id → tag of a joint tagger's second layer
 
     def __post_init__(self):
         self.word_ids = {w: i for i, w in enumerate(self.words)}
         self.char_ids = {c: i for i, c in enumerate(self.chars)}
         self.tag_ids = {t: i for i, t in enumerate(self.tags)}
+        self.tag2_ids = {t: i for i, t in enumerate(self.tags2)}
+
+    def second(self):
+        """The vocabulary as the second output layer sees it: its tags in place of the
+        first layer's."""
+        return TagVocab(self.words, self.chars, list(self.tags2), self.word_counts,
+                        self.lowercase)
 
     @classmethod
     def build(cls, sentences, min_count=1, lowercase=True):
         """From training sentences: every tag, every character, and the words seen
         at least ``min_count`` times."""
-        words, chars, tags = Counter(), Counter(), Counter()
+        words, chars, tags, tags2 = Counter(), Counter(), Counter(), Counter()
         for s in sentences:
             for form in s.tokens:
                 words[word_key(form, lowercase)] += 1
                 chars.update(form)
             tags.update(s.tags)
+            tags2.update(s.tags2 or ())
         if not tags:
             raise CorpusError("the training data holds no tagged tokens")
         # Most frequent first, ties alphabetical: ids do not depend on the hash seed.
         order = lambda c: sorted(c, key=lambda k: (-c[k], k))
         kept = [w for w in order(words) if words[w] >= min_count]
         return cls([PAD, UNK] + kept, [PAD, UNK] + order(chars), order(tags),
-                   [0, 0] + [words[w] for w in kept], lowercase)
+                   [0, 0] + [words[w] for w in kept], lowercase, order(tags2))
 
     def to_dict(self):
-        return {"words": self.words, "chars": self.chars, "tags": self.tags,
-                "word_counts": self.word_counts, "lowercase": self.lowercase}
+        d = {"words": self.words, "chars": self.chars, "tags": self.tags,
+             "word_counts": self.word_counts, "lowercase": self.lowercase}
+        if self.tags2:
+            d["tags2"] = self.tags2
+        return d
 
     @classmethod
     def from_dict(cls, d):
         return cls(list(d["words"]), list(d["chars"]), list(d["tags"]),
-                   list(d.get("word_counts") or []), bool(d.get("lowercase", True)))
+                   list(d.get("word_counts") or []), bool(d.get("lowercase", True)),
+                   list(d.get("tags2") or []))
 
     def encode_words(self, tokens):
         get = self.word_ids.get
@@ -97,13 +110,25 @@ class TagVocab:
         get = self.char_ids.get
         return [get(c, UNK_ID) for c in clip_chars(form)] or [UNK_ID]
 
-    def encode_tags(self, tags, where=""):
+    def encode_tags(self, tags, where="", second=False):
+        ids, known = (self.tag2_ids, self.tags2) if second else (self.tag_ids, self.tags)
         try:
-            return np.array([self.tag_ids[t] for t in tags], dtype=np.int64)
+            return np.array([ids[t] for t in tags], dtype=np.int64)
         except KeyError as e:
             raise CorpusError(f"{where}tag {e.args[0]!r} is not one the tagger knows "
-                              f"({', '.join(self.tags[:20])}{' …' if len(self.tags) > 20 else ''})"
+                              f"({', '.join(known[:20])}{' …' if len(known) > 20 else ''})"
                               ) from None
+
+    def encode_sentence(self, sent):
+        """A tagged sentence's tag ids: (len,), or (len, 2) for a joint tagger (the
+        first layer's ids, then the second's)."""
+        where = f"{sent.source}:{sent.line}: "
+        ids = self.encode_tags(sent.tags, where)
+        if not self.tags2:
+            return ids
+        if sent.tags2 is None:
+            raise CorpusError(f"{where}the sentence has no tags for the second layer")
+        return np.stack([ids, self.encode_tags(sent.tags2, where, second=True)], axis=1)
 
     def unk_probability(self, alpha):
         """Per word id, the chance word dropout replaces it by UNK: α / (α + count)."""
@@ -162,7 +187,7 @@ def encode_forms(vocab, forms):
 
 def make_batch(vocab, sentences, order, word_ids=None, tag_ids=None, forms=None, lm=None):
     """One :class:`Batch` of ``sentences`` (their token lists), plus (N, T) tag ids
-    and mask when ``tag_ids`` is given. ``word_ids``: pre-encoded words per sentence.
+    ((N, T, 2) for a joint tagger) and mask when ``tag_ids`` is given. ``word_ids``: pre-encoded words per sentence.
     ``forms``: a {form: column} dict shared by several batches whose character
     features are computed once (then the batch carries no characters of its own).
     ``lm``: character-LM features per sentence, (len, H_f + H_b) each."""
@@ -190,7 +215,7 @@ def make_batch(vocab, sentences, order, word_ids=None, tag_ids=None, forms=None,
             batch.lm[:lengths[k], :, row] = lm[k]
     if tag_ids is None:
         return batch, None, None
-    y = np.zeros((N, T), dtype=np.int64)
+    y = np.zeros((N, T) + tag_ids[0].shape[1:], dtype=np.int64)    # (N, T[, 2])
     mask = np.zeros((N, T), dtype=np.float32)
     for row, k in enumerate(sort):
         y[row, :lengths[k]] = tag_ids[k]
@@ -214,8 +239,7 @@ class TagBatches:
         self.lm = lm
         self.tokens_ = [s.tokens for s in sentences]
         self.word_ids = [vocab.encode_words(t) for t in self.tokens_]
-        self.tag_ids = [vocab.encode_tags(s.tags, f"{s.source}:{s.line}: ")
-                        for s in sentences]
+        self.tag_ids = [vocab.encode_sentence(s) for s in sentences]
         self.batch_size = batch_size
         self.unk_p = vocab.unk_probability(word_dropout) if word_dropout > 0 else None
         self.lengths = np.array([len(t) for t in self.tokens_])

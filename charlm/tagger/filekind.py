@@ -25,10 +25,16 @@ def _layout(header, checkpoint):
     d = validate.field_of(header, "vocab", dict)
     validate.string_lists(d, ("words", "chars", "tags"))
     vocab = TagVocab.from_dict(d)
+    if "tags2" in d:
+        validate.string_lists(d, ("tags2",))
     validate.check_sizes(((config.n_words, len(vocab.words), "words"),
                           (config.n_chars, len(vocab.chars), "characters"),
-                          (config.n_tags, len(vocab.tags), "tags")))
+                          (config.n_tags, len(vocab.tags), "tags"),
+                          (config.n_tags2, len(vocab.tags2), "second layer's tags")))
     tagging = validate.field_of(header, "tagging", dict)
+    if config.n_tags2 and tagging.get("tag_column2") not in ("upos", "xpos"):
+        raise validate.Invalid("header.tagging.tag_column2: a joint tagger's second layer "
+                               "tags upos or xpos")
     lm = _lm_layout(header, config)
     layout = validate.params_layout(header, config, checkpoint,
                                     {"config": config, "vocab": vocab, "tagging": tagging,
@@ -98,6 +104,10 @@ def _meaning(name, cfg):
         return "output projection: W_y [a→⟨t⟩; a←⟨t⟩]"
     if name == "b_y":
         return "output bias"
+    if name == "W_y2":
+        return "second output layer (joint tagger): W_y2 [a→⟨t⟩; a←⟨t⟩]"
+    if name == "b_y2":
+        return "second output layer's bias"
     if name == "crf.trans":
         return "CRF transition scores trans[i, j], tag i → tag j"
     if name == "crf.start":
@@ -147,6 +157,10 @@ def _describe(b):
                       "+ end[y⟨T_x⟩])   (linear-chain CRF)"]
     else:
         equations.append("ŷ⟨t⟩ = softmax(W_y [a→⟨t⟩; a←⟨t⟩] + b_y)")
+    if cfg.n_tags2:
+        equations += [f"ŷ₂⟨t⟩ = softmax(W_y2 [a→⟨t⟩; a←⟨t⟩] + b_y2)   second layer "
+                      f"({b.tagging.get('tag_column2')}), over the same a⟨t⟩",
+                      "L = L₁ + L₂   (the two layers' mean cross-entropies per token)"]
     out = {
         "tagging": b.tagging,
         "model": {**cfg.to_dict(), "parameters": cfg.num_params()},
@@ -156,7 +170,8 @@ def _describe(b):
                                  lambda name: _meaning(name, cfg)),
         "vocab": {"words": len(vocab.words), "chars": len(vocab.chars),
                   "tags": list(vocab.tags), "lowercase": vocab.lowercase,
-                  "most_frequent": vocab.words[2:14]},
+                  "most_frequent": vocab.words[2:14],
+                  **({"tags2": list(vocab.tags2)} if vocab.tags2 else {})},
         "training": {k: v for k, v in b.training.items() if k != "resume"},
     }
     if b.model.lm:
@@ -193,6 +208,8 @@ def _summary(d):
                 "constrained Viterbi" if scheme else "argmax per token")
     head = [
         f"tags    {len(v['tags'])} ({what}; decoding: {decoding}): {' '.join(v['tags'])}",
+        *([f"tags₂   {len(v['tags2'])} ({tg.get('tag_column2')}, a second output layer; "
+           f"argmax per token): {' '.join(v['tags2'])}"] if v.get("tags2") else []),
         f"model   Bi{m['cell'].upper()}, {m['layers']} layer(s) of H = {m['hidden']} per "
         f"direction, word embedding E = {m['embed']}, character Bi{m['cell'].upper()} "
         f"E_c = {m['char_embed']}, H_c = {m['char_hidden']}, "

@@ -37,12 +37,17 @@ Parameters, named after the notes (fw = the a→ direction, bw = a←):
     crf.trans       (K, K)         CRF only: score of tag i → tag j
     crf.start       (K,)           CRF only: score of each first tag
     crf.end         (K,)           CRF only: score of each last tag
+    W_y2            (K₂, 2H)       joint tagger only: a second softmax over the same a⟨t⟩
+    b_y2            (K₂,)
+A joint tagger (``n_tags2`` = K₂ > 0) learns two tag sets at once over one encoder:
+ŷ₂⟨t⟩ = softmax(W_y2 [a→⟨t⟩; a←⟨t⟩] + b_y2) beside the first layer (softmax or CRF),
+L = L₁ + L₂, each a mean over real tokens; its batches carry y as (N, T, 2).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -77,6 +82,7 @@ class TaggerConfig(Settings):
     crf: bool = False           # a linear-chain CRF over W_y's scores instead of a softmax
     lm_forward: int = 0         # H_f of a forward character LM's features λ→ (0: none)
     lm_backward: int = 0        # H_b of a backward character LM's features λ← (0: none)
+    n_tags2: int = 0            # K₂ of a joint tagger's second softmax, W_y2 (0: none)
 
     STRICT = True
     WHAT = "tagger settings"
@@ -116,6 +122,9 @@ class TaggerConfig(Settings):
             shapes["crf.trans"] = (self.n_tags, self.n_tags)
             shapes["crf.start"] = (self.n_tags,)
             shapes["crf.end"] = (self.n_tags,)
+        if self.n_tags2:
+            shapes["W_y2"] = (self.n_tags2, 2 * self.hidden)
+            shapes["b_y2"] = (self.n_tags2,)
         return shapes
 
     def num_params(self):
@@ -182,10 +191,36 @@ class TaggerModel:
 
         Inputs:
           x: a :class:`~charlm.tagger.data.Batch` (words, characters, lengths).
-          y: (N, T) tag ids; mask: (N, T) 1 for real tokens, 0 for padding.
+          y: (N, T) tag ids ((N, T, 2) for a joint tagger: the first layer's, then the
+             second's); mask: (N, T) 1 for real tokens, 0 for padding.
           state: ignored (sentences are independent); rng: for dropout.
         Returns: (loss, None, cache).
         """
+        h, c_enc = self.encode_forward(x, rng, train)                       # (T, 2H, N)
+        if y.ndim == 2:
+            loss, c_head = self.head_forward(h, x, y, mask)
+            return loss, None, (c_enc, c_head, None)
+        # a joint tagger: y (N, T, 2); L = L₁ + L₂, each the mean over real tokens
+        loss, c_head = self.head_forward(h, x, y[:, :, 0], mask)
+        logits2, c_out2 = affine_forward(h, self.params["W_y2"], self.params["b_y2"])
+        loss2, c_loss2 = softmax_cross_entropy_forward(logits2, y[:, :, 1].T, mask.T)
+        return loss + loss2, None, (c_enc, c_head, (c_out2, c_loss2))
+
+    def backward(self, cache):
+        c_enc, c_head, c_second = cache
+        g = {}
+        dh = self.head_backward(c_head, g)
+        if c_second is not None:
+            c_out2, c_loss2 = c_second
+            dh2, g["W_y2"], g["b_y2"] = affine_backward(
+                softmax_cross_entropy_backward(1.0, c_loss2), c_out2)
+            dh = dh + dh2
+        self.encode_backward(dh, c_enc, g)
+        return {name: g[name] for name in self.params}
+
+    def encode_forward(self, x, rng=None, train=True):
+        """Everything below the output layer: [a→⟨t⟩; a←⟨t⟩] of the top BiRNN layer,
+        after dropout in training: ((T, 2H, N), cache)."""
         cfg, p = self.config, self.params
         drop = cfg.dropout if train else 0.0
         F, c_char = char_features_forward(self.cell, x.chars, x.char_lengths,
@@ -202,20 +237,25 @@ class TaggerModel:
                                     self._dir(f"layer{layer}", "bw"))      # (T, 2H, N)
             caches.append((c_drop, c_bi))
         h, c_top = dropout_forward(h, drop, rng)
+        return h, (c_char, c_cf, c_e, caches, c_top)
+
+    def head_forward(self, h, x, y, mask):
+        """The output layer on h (T, 2H, N) and its loss, mean per real token:
+        (loss, cache)."""
+        p = self.params
         logits, c_out = affine_forward(h, p["W_y"], p["b_y"])              # (T, K, N)
-        if cfg.crf:
+        if self.config.crf:
             # L = Σ_n (log Z_n − score_n(y_n)) / #tokens: per token, like the softmax's
             tokens = float(mask.sum())
             nll, c_crf = crf_forward(logits.transpose(2, 0, 1), y, x.lengths,
                                      *self.transitions())                  # (N, T, K)
-            loss, c_loss = nll / tokens, (c_crf, tokens)
-        else:
-            loss, c_loss = softmax_cross_entropy_forward(logits, y.T, mask.T)
-        return loss, None, (c_char, c_cf, c_e, caches, c_top, c_out, c_loss)
+            return nll / tokens, (c_out, (c_crf, tokens))
+        loss, c_loss = softmax_cross_entropy_forward(logits, y.T, mask.T)
+        return loss, (c_out, c_loss)
 
-    def backward(self, cache):
-        c_char, c_cf, c_e, caches, c_top, c_out, c_loss = cache
-        g = {}
+    def head_backward(self, cache, g):
+        """The output layer's gradients into ``g``; returns dL/dh (T, 2H, N)."""
+        c_out, c_loss = cache
         if self.config.crf:
             c_crf, tokens = c_loss
             ds, dtrans, dstart, dend = crf_backward(1.0 / tokens, c_crf)
@@ -228,6 +268,11 @@ class TaggerModel:
         else:
             dlogits = softmax_cross_entropy_backward(1.0, c_loss)
         dh, g["W_y"], g["b_y"] = affine_backward(dlogits, c_out)
+        return dh
+
+    def encode_backward(self, dh, cache, g):
+        """The gradients of everything below the output layer into ``g``, from dL/dh."""
+        c_char, c_cf, c_e, caches, c_top = cache
         dh = dropout_backward(dh, c_top)
         for layer in range(self.config.layers, 0, -1):
             c_drop, c_bi = caches[layer - 1]
@@ -243,7 +288,6 @@ class TaggerModel:
         for d, grads in zip(DIRECTIONS, (gf, gb)):
             for name, a in zip(("W_ax", "W_aa", "b_a"), grads):
                 g[f"char.{d}.{name}"] = a
-        return {name: g[name] for name in self.params}
 
     # --- inference ---------------------------------------------------------------------
 
@@ -281,10 +325,28 @@ class TaggerModel:
         rows are meaningless. ``features``: (2H_c, W) character features that
         ``x.types`` indexes, computed beforehand for several batches (else from
         ``x.chars``)."""
-        logits = self._logits(x, features)                                 # (T, K, N)
+        return self._scores(self.encode(x, features), x)
+
+    def _scores(self, h, x):
+        logits = self._affine(h, x, "W_y", "b_y")                          # (T, K, N)
         if self.config.crf:
             return logits.transpose(2, 0, 1)                               # (N, T, K)
         return log_softmax(logits, axis=1).transpose(2, 0, 1)
+
+    def _affine(self, h, x, W, b):
+        return affine_forward(h, self.params[W], self.params[b],
+                              live_counts(x.lengths, h.shape[0]))[0]
+
+    def second_layer(self):
+        """A joint tagger seen through its second output layer: a softmax tagger of
+        the K₂ tags that shares this one's encoder (its arrays, not copies), with
+        W_y2, b_y2 as its W_y, b_y."""
+        if not self.config.n_tags2:
+            raise ValueError("this tagger has one output layer")
+        cfg = replace(self.config, n_tags=self.config.n_tags2, n_tags2=0, crf=False)
+        renamed = {"W_y": "W_y2", "b_y": "b_y2"}
+        params = {k: self.params[renamed.get(k, k)] for k in cfg.param_shapes()}
+        return TaggerModel(cfg, params, lm=self.lm)
 
     def probabilities(self, scores, lengths):
         """p(tag⟨t⟩ = k | sentence) of every token, (N, T, K), from :meth:`scores`: ŷ⟨t⟩
@@ -303,7 +365,9 @@ class TaggerModel:
         with np.errstate(divide="ignore"):
             return np.log(self.probabilities(s, x.lengths))
 
-    def _logits(self, x, features):
+    def encode(self, x, features=None):
+        """[a→⟨t⟩; a←⟨t⟩] of the top BiRNN layer, forward only, no dropout:
+        (T, 2H, N)."""
         cfg, p = self.config, self.params
         F = features if features is not None else self.char_features(x.chars, x.char_lengths)
         cf, _ = lookup_forward(F, x.types.T)                               # (T, 2H_c, N)
@@ -312,9 +376,7 @@ class TaggerModel:
         for layer in range(1, cfg.layers + 1):
             h = birnn_run(self.cell, h, x.lengths, self._dir(f"layer{layer}", "fw"),
                           self._dir(f"layer{layer}", "bw"))
-        T = h.shape[0]
-        logits, _ = affine_forward(h, p["W_y"], p["b_y"], live_counts(x.lengths, T))
-        return logits                                                      # (T, K, N)
+        return h
 
     def decode(self, logp, lengths):
         """Best tag ids per sentence from :meth:`scores`: Viterbi over the CRF's
@@ -338,16 +400,25 @@ class TaggerModel:
 
     def evaluate(self, batches):
         """Validation: {"loss", "accuracy"} and, for entity tags, "f1" (entity level,
-        exact span and type, after decoding). Higher accuracy/F1 is better."""
-        total = count = correct = 0.0
+        exact span and type, after decoding). A joint tagger adds "accuracy2" (its
+        second layer's) and "joint", the first layer's F1 (entity tags) or accuracy
+        plus accuracy2, which selects its best model. Higher is better."""
+        total = count = correct = correct2 = 0.0
         gold, pred = [], []
         for x, y, mask in batches.epoch():
-            scores = self.scores(x)                                        # (N, T, K)
+            h = self.encode(x)
+            y, y2 = (y, None) if y.ndim == 2 else (y[:, :, 0], y[:, :, 1])
+            scores = self._scores(h, x)                                    # (N, T, K)
             if self.config.crf:
                 total += crf_forward(scores, y, x.lengths, *self.transitions())[0]
             else:
                 picked = np.take_along_axis(scores, y[:, :, None], axis=2)[:, :, 0]
                 total -= float((picked * mask).sum(dtype=np.float64))
+            if y2 is not None:
+                logp2 = log_softmax(self._affine(h, x, "W_y2", "b_y2"), axis=1)  # (T, K₂, N)
+                picked = np.take_along_axis(logp2, y2.T[:, None, :], axis=1)[:, 0, :]
+                total -= float((picked * mask.T).sum(dtype=np.float64))
+                correct2 += float(((logp2.argmax(axis=1) == y2.T) * mask.T).sum())
             count += float(mask.sum())
             paths = self.decode(scores, x.lengths)
             for n, path in enumerate(paths):
@@ -361,4 +432,7 @@ class TaggerModel:
             from charlm.tagger.evaluate import score
 
             out["f1"] = score(gold, pred)["entities"]["f1"]
+        if self.config.n_tags2:
+            out["accuracy2"] = correct2 / max(count, 1.0)
+            out["joint"] = out["f1" if self.entities else "accuracy"] + out["accuracy2"]
         return out

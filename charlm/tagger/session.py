@@ -42,7 +42,8 @@ class DataConfig(Settings):
     """How the tagged files are read. Stored in the checkpoint; fixed on resume."""
 
     format: str = "auto"             # auto | conllu | conll
-    tag_column: str = "upos"         # conllu: upos | xpos
+    tag_column: str = "upos"         # conllu: upos | xpos | ner
+    also_tag: str | None = None      # conllu: a second column for a joint tagger
     token_col: int | None = None     # column files: token column (default: the reader's)
     tag_col: int | None = None       # column files: tag column
     tag_scheme: str | None = None    # convert entity tags to this scheme; None: keep
@@ -67,6 +68,7 @@ class Run:
     resumed_from: str | None = None
     changes: list = field(default_factory=list)
     log_file: str | None = None
+    second_column: str | None = None    # a joint tagger's second column (--also-tag)
 
 
 def read_sentences(path, data):
@@ -80,6 +82,8 @@ def read_sentences(path, data):
         if s.tags is None:
             raise CorpusError(f"{s.source}:{s.line}: the sentence has no tags")
     scheme = detect_scheme([s.tags for s in sents])
+    if data.also_tag:
+        _read_second(path, data, sents)
     if data.tag_scheme and scheme is None:
         raise UsageError(f"--tag-scheme {data.tag_scheme}: the tags of {path} are not "
                          "entity tags (O, B-X, I-X …)")
@@ -88,6 +92,28 @@ def read_sentences(path, data):
             s.tags = convert(s.tags, scheme, data.tag_scheme)
         scheme = data.tag_scheme
     return sents, scheme
+
+
+def _read_second(path, data, sents):
+    """Give each sentence the tags of ``data.also_tag``, a second CoNLL-U column of
+    the same file (a joint tagger's second output layer: never entity tags)."""
+    if data.also_tag == data.tag_column:
+        raise UsageError(f"--also-tag {data.also_tag}: is the column of the first layer "
+                         "already (--tag-column); name another")
+    if sents[0].fmt != "conllu":
+        raise UsageError(f"--also-tag reads a second CoNLL-U column; {path} is a column "
+                         "file")
+    second = [s for s in read_tagged(path, "conllu", data.also_tag,
+                                     encoding_errors=data.encoding_errors) if s.tokens]
+    for s, t in zip(sents, second):
+        if t.tags is None:
+            raise CorpusError(f"{t.source}:{t.line}: the sentence has no "
+                              f"{data.also_tag} tags (--also-tag)")
+        s.tags2 = t.tags
+    if detect_scheme([s.tags2 for s in sents]) is not None:
+        raise UsageError(f"--also-tag {data.also_tag}: holds entity tags, which the second "
+                         "layer would not decode as entities; give them to --tag-column "
+                         f"and {data.tag_column} to --also-tag")
 
 
 def _fingerprint(batches):
@@ -165,7 +191,8 @@ def start(train_path, dev_path, train_cfg, data, *, cell="lstm", hidden=128, lay
     config = TaggerConfig(len(vocab.words), len(vocab.chars), len(vocab.tags), cell=cell,
                           hidden=hidden, layers=layers, embed=embed, char_embed=char_embed,
                           char_hidden=char_hidden, dropout=dropout, crf=crf,
-                          lm_forward=lms.widths()[0], lm_backward=lms.widths()[1])
+                          lm_forward=lms.widths()[0], lm_backward=lms.widths()[1],
+                          n_tags2=len(vocab.tags2))
     dtype = np.float32 if train_cfg.dtype == "float32" else np.float64
     model = TaggerModel.create(config, rng, dtype, lm=lms or None)
     run_info = {"train": train_path, "dev": dev_path, "data": data.to_dict(),
@@ -195,6 +222,8 @@ def _build(model, vocab, train, dev, scheme, data, train_cfg, rng, run_info, sta
     prepare(model, vocab.tags, scheme)
     tagging = {"scheme": scheme, "tag_column": data.tag_column,
                "tokenizer": "ud-english", "lowercase": data.lowercase}
+    if data.also_tag:
+        tagging["tag_column2"] = data.also_tag
     output, checkpoint = run_info["output"], run_info["checkpoint"]
     sources = [p for p in (run_info["train"], run_info["dev"]) if p]
 
@@ -204,7 +233,8 @@ def _build(model, vocab, train, dev, scheme, data, train_cfg, rng, run_info, sta
             training=training, extra=extra))
 
     save_model, save_checkpoint = saving(run_info, train_cfg, write)
-    select = "f1" if model.entities else "accuracy"
+    select = ("joint" if model.config.n_tags2 else "f1" if model.entities
+              else "accuracy")
     trainer = Trainer(model, train_batches, val_batches, train_cfg, rng,
                       save_model=save_model, save_checkpoint=save_checkpoint,
                       state=state, optimizer_arrays=optimizer_arrays, select=select)
@@ -216,7 +246,7 @@ def _build(model, vocab, train, dev, scheme, data, train_cfg, rng, run_info, sta
                               / max(val_batches.tokens(), 1)) if val_batches else 0.0,
              "dev_held_out": not run_info["dev"]}
     return Run(trainer, model, vocab, output, checkpoint, sources, stats, scheme,
-               resumed_from, list(changes), run_info.get("log_file"))
+               resumed_from, list(changes), run_info.get("log_file"), data.also_tag)
 
 
 def resume(path, overrides=None, train_path=None, dev_path=None, output=None,

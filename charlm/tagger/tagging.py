@@ -14,6 +14,7 @@ input order, so memory is bounded by the chunk, whatever the input's size.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import numpy as np
@@ -63,6 +64,29 @@ def attach(bundle, constrained=True):
     """The bundle's model, ready to decode its tags."""
     return prepare(bundle.model, bundle.vocab.tags, bundle.tagging.get("scheme"),
                    constrained)
+
+
+def output_layer(bundle, entities=False):
+    """The tagger file ``bundle`` seen through one output layer, as a bundle of its own.
+
+    A joint tagger (two output layers over one BiRNN, ``train-tagger --also-tag``) is
+    two taggers in one file: ``entities`` chooses its entity layer (the first);
+    otherwise the layer `charlm tag` shows without --entities: the second when the
+    first holds entities, else the first. A tagger of one layer is itself; whether it
+    tags entities is the caller's question (``tagging["scheme"]``). Raises ValueError
+    when ``entities`` asks a joint tagger for an entity layer it does not have."""
+    model = bundle.model
+    if not model.config.n_tags2:
+        return bundle
+    first_is_entities = bundle.tagging.get("scheme") in SCHEMES
+    if entities and not first_is_entities:
+        raise ValueError("this joint tagger has no entity layer")
+    if entities or not first_is_entities:
+        return bundle
+    tagging = dict(bundle.tagging, scheme=None,
+                   tag_column=bundle.tagging.get("tag_column2") or "upos")
+    return dataclasses.replace(bundle, model=model.second_layer(),
+                               vocab=bundle.vocab.second(), tagging=tagging)
 
 
 def form_features(model, vocab, forms, group=FORM_GROUP):

@@ -39,7 +39,10 @@ from charlm.text.schemes import convert, is_entity_tag, is_entity_tagset, spans
 
 FORMATS = ("auto", "conllu", "conll")
 OUTPUT_FORMATS = ("conllu", "conll", "tsv", "jsonl", "inline", "spans")
-TAG_COLUMNS = {"upos": 3, "xpos": 4}       # CoNLL-U column of each tag kind
+MISC = 9            # CoNLL-U column of the MISC attributes
+# CoNLL-U column of each tag kind; "ner" is the NER= attribute of MISC (NER=B-PER),
+# where `charlm tag --format conllu` writes entity tags
+TAG_COLUMNS = {"upos": 3, "xpos": 4, "ner": MISC}
 CONLLU_COLUMNS = 10
 PEEK_LINES = 500              # lines read ahead to decide the format and the columns
 _ID = regex.compile(r"\d+|\d+-\d+|\d+\.\d+")
@@ -63,6 +66,7 @@ class Sentence:
     # CoNLL-U lines that are not tokens (multiword 3-4, empty nodes 8.1), with the index
     # of the token they come before, so that a written block keeps them in place.
     extra_rows: list[tuple[int, list[str]]] = field(default_factory=list)
+    tags2: list[str] | None = None   # a second tag column (for a joint tagger)
 
 
 # --- sources and lines ----------------------------------------------------------------
@@ -173,14 +177,15 @@ def read_tagged(source, fmt="auto", tag_column="upos", token_col=None, tag_col=N
     """The sentences of a CoNLL-U or column file, lazily (see the module docstring).
 
     ``source``: a path, ``"-"`` for stdin, or a binary file object. ``fmt``: one of
-    :data:`FORMATS`. ``tag_column``: "upos" or "xpos" (CoNLL-U). ``token_col``,
+    :data:`FORMATS`. ``tag_column``: "upos", "xpos" or "ner" (CoNLL-U; ner: the NER=
+    attribute of MISC, ``_`` where a token has none). ``token_col``,
     ``tag_col``: column indices for column files (negative counts from the end);
     None decides from the first lines.
     """
     if fmt not in FORMATS:
         raise UsageError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
     if tag_column not in TAG_COLUMNS:
-        raise UsageError(f"unknown tag column {tag_column!r}; expected upos or xpos")
+        raise UsageError(f"unknown tag column {tag_column!r}; expected upos, xpos or ner")
     src = as_source(source)
     lines = _lines(src, encoding_errors)
     head = _peek(lines, fmt)
@@ -270,7 +275,8 @@ def _read_conllu(src, lines, tag_index) -> Iterator[Sentence]:
                 raise _fail(src, lineno, "empty FORM or tag column; CoNLL-U writes _ "
                             "for a missing value")
             tokens.append(cols[1])
-            tags.append(cols[tag_index])
+            tags.append(misc_value(cols[MISC], "NER") if tag_index == MISC
+                        else cols[tag_index])
             rows.append(cols)
             token_lines.append(lineno)
         if not tokens:
@@ -499,7 +505,13 @@ def _write_rows(sent, tags):
     return "".join(out)
 
 
-MISC = 9            # CoNLL-U column of the MISC attributes
+def misc_value(misc, key):
+    """The value of ``key`` in a MISC field (``A=x|B=y``), ``_`` when it has none."""
+    for attr in ([] if misc in ("", "_") else misc.split("|")):
+        k, _, v = attr.partition("=")
+        if k == key and v:
+            return v
+    return "_"
 
 
 def with_misc(misc, key, value):
@@ -516,7 +528,7 @@ def _format_conllu(sent, tags, tag_index):
     lines = []
 
     def put(cols, tag, index):
-        if tag_index is None:
+        if tag_index is None or index == MISC:
             cols[MISC] = with_misc(cols[MISC], "NER", tag)
         else:
             cols[index] = tag
