@@ -163,10 +163,30 @@ def test_tag_shows_the_second_layer_and_entities_the_first(joint, tmp_path):
     assert r.exit_code == 0, r.output
     found = {(s["text"], s["type"]) for s in json.loads(r.stdout)["entities"]}
     assert found == {("John", "PER"), ("Paris", "LOC")}
-    r = run("tag", "-m", model, "--entities", "--format", "conllu",
-            input="John lives in Paris .\n")
-    rows = [row.split("\t") for row in r.stdout.splitlines() if row[:1].isdigit()]
-    assert rows[0][9] == "NER=B-PER"
+    for extra in (("--entities",), ()):          # CoNLL-U: both layers, either way
+        r = run("tag", "-m", model, *extra, "--format", "conllu",
+                input="John lives in Paris .\n")
+        rows = [row.split("\t") for row in r.stdout.splitlines() if row[:1].isdigit()]
+        assert [row[3] for row in rows] == DATA[0][1].split()
+        assert [row[9] for row in rows] == [f"NER={t}" for t in DATA[0][2].split()]
+    gold = write_joint(tmp_path / "in.conllu", times=1)
+    r = run("tag", "-m", model, "--format", "conllu", gold)     # read back as written
+    assert r.exit_code == 0
+    assert r.stdout.replace("\n\n", "\n") == gold.read_text(encoding="utf-8").replace(
+        "\n\n", "\n")
+
+
+def test_one_pass_gives_both_layers_as_two_passes_do(joint):
+    model, _ = joint
+    whole = tagfile.load(str(model))
+    ent = output_layer(whole, True)
+    pos = output_layer(whole, False)
+    prepare(ent.model, ent.vocab.tags, "iob2")
+    prepare(pos.model, pos.vocab.tags, None)
+    lists = [w.split() for w, _, _ in DATA] + [["Paris"] * 600]      # one cut in pieces
+    both = tag_tokens(ent.model, ent.vocab, lists, also=(pos.model, pos.vocab.tags))
+    assert [b[0] for b in both] == tag_tokens(ent.model, ent.vocab, lists)
+    assert [b[1] for b in both] == tag_tokens(pos.model, pos.vocab, lists)
 
 
 def test_evaluate_measures_the_layer_the_gold_file_is_for(joint, tmp_path):

@@ -115,7 +115,7 @@ def test_bundled_entity_tagger_finds_people_places_and_organisations():
     assert r.exit_code == 0
     rows = [row.split("\t") for row in r.stdout.splitlines() if row[:1].isdigit()]
     assert rows[0][1] == "Barack" and rows[0][9] == "NER=B-PER"
-    assert rows[0][3] == "_"                            # UPOS is left as it was
+    assert rows[0][3] == "PROPN"             # the joint tagger fills UPOS in the same pass
 
 
 def test_entities_with_a_missing_model_file_is_one_line(tmp_path):

@@ -109,7 +109,7 @@ def evaluate_tagger(gold, model_path, fmt, input_fmt, tag_column, token_col, tag
                                "file (a folder of one file per class is a classifier's)")
     entities, gold_sentences = _joint_layer(gold, model_path, input_fmt, tag_column,
                                             token_col, tag_col, encoding_errors)
-    bundle, model = load_tagger(model_path, not no_constrain, entities)
+    bundle, model, _ = load_tagger(model_path, not no_constrain, entities)
     column = tag_column or bundle.tagging.get("tag_column") or "upos"
 
     def read():

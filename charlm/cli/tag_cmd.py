@@ -22,13 +22,15 @@ def tagger_option(f):
 
 
 def load_tagger(path, constrained=True, entities=False):
-    """(bundle, model ready to decode) of a tagger file, or of the default tagger; of a
-    joint tagger, the output layer ``entities`` chooses (its entity layer, or the other
-    one: :func:`charlm.tagger.tagging.output_layer`)."""
+    """(bundle, model ready to decode, other) of a tagger file, or of the default
+    tagger; of a joint tagger, the output layer ``entities`` chooses (its entity layer,
+    or the other one: :func:`charlm.tagger.tagging.output_layer`), and ``other`` the
+    layer not chosen, as a bundle whose model is ready to decode (None for a tagger of
+    one layer)."""
     from charlm.errors import ModelFileError, UsageError
     from charlm.store import (BUNDLED_ENTITY_TAGGER, BUNDLED_TAGGER, default_tagger_path,
                               tagfile)
-    from charlm.tagger.tagging import attach, output_layer
+    from charlm.tagger.tagging import attach, other_layer, output_layer
 
     path = path or default_tagger_path()
     if path in (BUNDLED_TAGGER, BUNDLED_ENTITY_TAGGER) and not os.path.exists(path):
@@ -36,14 +38,17 @@ def load_tagger(path, constrained=True, entities=False):
         raise ModelFileError(f"the bundled English {what}tagger is missing from this "
                              "installation; train one with `charlm train-tagger` and pass "
                              "it with -m")
-    bundle = tagfile.load(path)
+    whole = tagfile.load(path)
     try:
-        bundle = output_layer(bundle, entities)
+        bundle = output_layer(whole, entities)
     except ValueError:
         raise UsageError(f"--entities: {path} is a joint tagger without an entity layer "
-                         f"(its layers tag {bundle.tagging.get('tag_column')} and "
-                         f"{bundle.tagging.get('tag_column2')})") from None
-    return bundle, attach(bundle, constrained)
+                         f"(its layers tag {whole.tagging.get('tag_column')} and "
+                         f"{whole.tagging.get('tag_column2')})") from None
+    other = other_layer(whole, bundle)
+    if other is not None:
+        attach(other, constrained)
+    return bundle, attach(bundle, constrained), other
 
 
 def input_kind(source, given):
@@ -82,7 +87,8 @@ def input_kind(source, given):
 @click.option("--tag-column", type=click.Choice(["upos", "xpos"]), default=None,
               help="CoNLL-U output of a part-of-speech tagger: the column to fill "
                    "[default: the one the tagger learned]. Entity taggers write "
-                   "NER=B-PER … to the MISC column.")
+                   "NER=B-PER … to the MISC column; a joint tagger (the bundled one) "
+                   "fills both its columns.")
 @click.option("--probs", is_flag=True,
               help="tsv, jsonl: add each token's probability of its tag (a third tsv "
                    "column; a jsonl \"probs\" list): the softmax's, or a CRF tagger's "
@@ -119,7 +125,7 @@ def tag(file, model_path, entities, input_fmt, pretokenized, fmt, tag_column, pr
         from charlm.store import BUNDLED_ENTITY_TAGGER
 
         model_path = BUNDLED_ENTITY_TAGGER
-    bundle, model = load_tagger(model_path, not no_constrain, entities)
+    bundle, model, other = load_tagger(model_path, not no_constrain, entities)
     scheme = bundle.tagging.get("scheme")
     if entities and not scheme:
         raise UsageError(f"--entities: {model_path} tags {' '.join(bundle.vocab.tags[:6])} "
@@ -146,9 +152,18 @@ def tag(file, model_path, entities, input_fmt, pretokenized, fmt, tag_column, pr
     out = sys.stdout
     # A person typing gets each line back at once; pipes are tagged a chunk at a time.
     tag_ids = bundle.vocab.tag_ids
+    # CoNLL-U from a joint tagger carries both layers, from one pass of its encoder
+    both = other is not None and fmt == "conllu"
+    also = (other.model, other.vocab.tags) if both else None
+    other_column = (("ner" if other.tagging.get("scheme") else other.tagging["tag_column"])
+                    if both else None)
     for sent, tags in tag_stream(model, bundle.vocab, sentences,
-                                 chunk=1 if interactive else None, probs=probs):
-        if probs:
+                                 chunk=1 if interactive else None, probs=probs, also=also):
+        if both:
+            tags, tags2 = tags
+            out.write(format_sentence(sent, tags, fmt, scheme, column,
+                                      also=(other_column, tags2)))
+        elif probs:
             tags, P = tags
             picked = [P[t, tag_ids[tag]] for t, tag in enumerate(tags)]
             dists = ([dict(zip(bundle.vocab.tags, row)) for row in P] if all_probs

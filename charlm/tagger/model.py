@@ -325,9 +325,11 @@ class TaggerModel:
         rows are meaningless. ``features``: (2H_c, W) character features that
         ``x.types`` indexes, computed beforehand for several batches (else from
         ``x.chars``)."""
-        return self._scores(self.encode(x, features), x)
+        return self.scores_from(self.encode(x, features), x)
 
-    def _scores(self, h, x):
+    def scores_from(self, h, x):
+        """:meth:`scores` from the encoder's output h = :meth:`encode` (T, 2H, N): what
+        a joint tagger's two layers share."""
         logits = self._affine(h, x, "W_y", "b_y")                          # (T, K, N)
         if self.config.crf:
             return logits.transpose(2, 0, 1)                               # (N, T, K)
@@ -408,7 +410,7 @@ class TaggerModel:
         for x, y, mask in batches.epoch():
             h = self.encode(x)
             y, y2 = (y, None) if y.ndim == 2 else (y[:, :, 0], y[:, :, 1])
-            scores = self._scores(h, x)                                    # (N, T, K)
+            scores = self.scores_from(h, x)                                # (N, T, K)
             if self.config.crf:
                 total += crf_forward(scores, y, x.lengths, *self.transitions())[0]
             else:

@@ -83,10 +83,23 @@ def output_layer(bundle, entities=False):
         raise ValueError("this joint tagger has no entity layer")
     if entities or not first_is_entities:
         return bundle
+    return second_layer(bundle)
+
+
+def second_layer(bundle):
+    """A joint tagger file's second output layer as a bundle of its own."""
     tagging = dict(bundle.tagging, scheme=None,
                    tag_column=bundle.tagging.get("tag_column2") or "upos")
-    return dataclasses.replace(bundle, model=model.second_layer(),
+    return dataclasses.replace(bundle, model=bundle.model.second_layer(),
                                vocab=bundle.vocab.second(), tagging=tagging)
+
+
+def other_layer(bundle, chosen):
+    """The layer of the joint tagger file ``bundle`` that ``chosen`` (one of
+    :func:`output_layer`'s answers) is not; None for a tagger of one layer."""
+    if not bundle.model.config.n_tags2:
+        return None
+    return second_layer(bundle) if chosen is bundle else bundle
 
 
 def form_features(model, vocab, forms, group=FORM_GROUP):
@@ -99,14 +112,18 @@ def form_features(model, vocab, forms, group=FORM_GROUP):
     return np.concatenate(parts, axis=1)[:, rank]
 
 
-def tag_tokens(model, vocab, token_lists, probs=False):
+def tag_tokens(model, vocab, token_lists, probs=False, also=None):
     """Tag lists for token lists (all at once, batched by length). Every distinct word
     form's character features are computed once for all of them. A list longer than
     MAX_TOKENS is tagged in pieces and its tags joined.
 
     ``probs``: return (tags, P) pairs instead, P (len, K) float64 the probability of
     every tag at every token (:meth:`TaggerModel.probabilities`: the softmax's ŷ⟨t⟩,
-    or a CRF's marginals)."""
+    or a CRF's marginals). ``also``: the other layer of a joint tagger, (model, tags)
+    ready to decode (it shares ``model``'s encoder): return (tags, its tags) pairs,
+    both from one pass of the encoder."""
+    if probs and also is not None:
+        raise ValueError("probabilities are given for one layer")
     if any(len(t) > MAX_TOKENS for t in token_lists):
         pieces, owner = [], []
         for i, t in enumerate(token_lists):
@@ -114,14 +131,21 @@ def tag_tokens(model, vocab, token_lists, probs=False):
                 pieces.append(t[k:k + MAX_TOKENS])
                 owner.append(i)
         parts = [[] for _ in token_lists]
-        for i, got in zip(owner, tag_tokens(model, vocab, pieces, probs)):
+        for i, got in zip(owner, tag_tokens(model, vocab, pieces, probs, also)):
             parts[i].append(got)
-        if not probs:
+        if not probs and also is None:
             return [[tag for p in ps for tag in p] for ps in parts]
-        return [([tag for tags, _ in ps for tag in tags],
-                 np.concatenate([P for _, P in ps])) for ps in parts]
+        join = (lambda xs: np.concatenate(xs)) if probs else (lambda xs: sum(xs, []))
+        return [([tag for tags, _ in ps for tag in tags], join([x for _, x in ps]))
+                for ps in parts]
     K = len(vocab.tags)
-    out = [([], np.zeros((0, K))) if probs else [] for _ in token_lists]
+
+    def empty():
+        if probs:
+            return [], np.zeros((0, K))
+        return ([], []) if also is not None else []
+
+    out = [empty() for _ in token_lists]
     order = sorted((i for i, t in enumerate(token_lists) if t),
                    key=lambda i: len(token_lists[i]))
     if not order:
@@ -136,23 +160,30 @@ def tag_tokens(model, vocab, token_lists, probs=False):
                    for k in range(0, len(order), BATCH)]
         F = form_features(model, vocab, list(forms))
         for batch in batches:
-            scores = model.scores(batch, features=F)
+            h = model.encode(batch, F)
+            scores = model.scores_from(h, batch)
             P = model.probabilities(scores, batch.lengths) if probs else None
+            paths2 = (also[0].decode(also[0].scores_from(h, batch), batch.lengths)
+                      if also is not None else None)
             for row, path in enumerate(model.decode(scores, batch.lengths)):
                 found = [tags[j] for j in path]
-                out[batch.order[row]] = (found, P[row, :len(path)]) if probs else found
+                if probs:
+                    found = (found, P[row, :len(path)])
+                elif also is not None:
+                    found = (found, [also[1][j] for j in paths2[row]])
+                out[batch.order[row]] = found
     return out
 
 
-def tag_stream(model, vocab, sentences, chunk=None, probs=False):
+def tag_stream(model, vocab, sentences, chunk=None, probs=False, also=None):
     """Yield (sentence, tags) for every sentence of an iterable, in input order,
-    reading ``chunk`` sentences ahead (default CHUNK); with ``probs``, (sentence,
-    (tags, P)) as :func:`tag_tokens` gives them."""
+    reading ``chunk`` sentences ahead (default CHUNK); with ``probs`` or ``also``,
+    (sentence, (tags, P or the other layer's tags)) as :func:`tag_tokens` gives them."""
     chunk = chunk or CHUNK
     it = iter(sentences)
     while True:
         block = list(itertools.islice(it, chunk))
         if not block:
             return
-        tags = tag_tokens(model, vocab, [s.tokens for s in block], probs)
+        tags = tag_tokens(model, vocab, [s.tokens for s in block], probs, also)
         yield from zip(block, tags)

@@ -24,6 +24,7 @@ to do"``.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -428,7 +429,8 @@ def read_raw(source, pretokenized=False, encoding_errors="strict") -> Iterator[S
 
 def format_sentence(sent: Sentence, tags: list[str], fmt: str, scheme: str | None = None,
                     tag_column: str = "upos", probs: list[float] | None = None,
-                    distributions: list[dict] | None = None) -> str:
+                    distributions: list[dict] | None = None,
+                    also: tuple[str, list[str]] | None = None) -> str:
     """The text to write for one sentence tagged ``tags``, ending in a newline.
 
     conllu: the sentence's own CoNLL-U block with the tag column filled (other columns,
@@ -453,6 +455,9 @@ def format_sentence(sent: Sentence, tags: list[str], fmt: str, scheme: str | Non
     ``probs`` (tsv, jsonl): each token's probability of its tag, a third tsv column
     ``token<TAB>tag<TAB>prob`` or a jsonl ``probs`` list; ``distributions`` (jsonl):
     each token's {tag: probability} over every tag, a ``distributions`` list.
+
+    ``also`` (conllu): (column, tags) of a joint tagger's other layer, written to that
+    column too ("ner": MISC's NER=), so one block carries both annotations.
     """
     if fmt not in OUTPUT_FORMATS:
         raise UsageError(f"unknown output format {fmt!r}; expected one of "
@@ -488,9 +493,35 @@ def format_sentence(sent: Sentence, tags: list[str], fmt: str, scheme: str | Non
         if sent.fmt == "conll" and sent.rows is not None:
             return _write_rows(sent, tags) + "\n"
         return "".join(f"{w} {t}\n" for w, t in zip(sent.tokens, tags)) + "\n"
+    if also is not None:
+        sent = _with_column(sent, *also, TAG_COLUMNS.get(tag_column, 3))
     if scheme is not None:
         return _format_conllu(sent, tags, None)
     return _format_conllu(sent, tags, TAG_COLUMNS.get(tag_column, 3))
+
+
+def _with_column(sent, column, tags, tag_index):
+    """``sent`` with ``tags`` written into CoNLL-U ``column`` of its rows (made fresh
+    for input that was not CoNLL-U, whose own tags then go to ``tag_index``), for
+    :func:`_format_conllu` to keep."""
+    index = TAG_COLUMNS[column]
+    if sent.fmt == "conllu" and sent.rows is not None:
+        rows = [list(r) for r in sent.rows]
+    else:
+        rows = [[str(i + 1), w] + ["_"] * 8 for i, w in enumerate(sent.tokens)]
+        if sent.offsets is not None:
+            for i in range(len(rows) - 1):
+                if sent.offsets[i][1] == sent.offsets[i + 1][0]:
+                    rows[i][MISC] = "SpaceAfter=No"
+        sent = dataclasses.replace(sent, comments=[f"# text = {sent.text.strip()}"]
+                                   if sent.text is not None else [], extra_rows=[],
+                                   fmt="conllu", tag_col=tag_index)
+    for row, tag in zip(rows, tags):
+        if index == MISC:
+            row[MISC] = with_misc(row[MISC], "NER", tag)
+        else:
+            row[index] = tag
+    return dataclasses.replace(sent, rows=rows)
 
 
 def _write_rows(sent, tags):
