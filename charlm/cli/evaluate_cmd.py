@@ -12,7 +12,7 @@ import click
 from click.core import ParameterSource
 
 from charlm.cli.common import encoding_errors_option, labelled_options, stdout_is_tty
-from charlm.cli.tag_cmd import load_tagger, tagger_option
+from charlm.cli.tag_cmd import choose_layer, open_tagger, tagger_option
 
 # family of model file -> (run(gold, model_path, fmt, **options), names of the options
 # it reads). A file whose kind has no evaluator, or whose header cannot be read, goes
@@ -107,9 +107,10 @@ def evaluate_tagger(gold, model_path, fmt, input_fmt, tag_column, token_col, tag
     if os.path.isdir(gold):
         raise click.UsageError(f"{gold}: is a directory; a tagger is measured on a tagged "
                                "file (a folder of one file per class is a classifier's)")
-    entities, gold_sentences = _joint_layer(gold, model_path, input_fmt, tag_column,
-                                            token_col, tag_col, encoding_errors)
-    bundle, model, _ = load_tagger(model_path, not no_constrain, entities)
+    path, whole = open_tagger(model_path)
+    entities, gold_sentences = _joint_layer(gold, whole, input_fmt, tag_column, token_col,
+                                            tag_col, encoding_errors)
+    bundle, model, _ = choose_layer(whole, path, not no_constrain, entities)
     column = tag_column or bundle.tagging.get("tag_column") or "upos"
 
     def read():
@@ -128,19 +129,17 @@ def evaluate_tagger(gold, model_path, fmt, input_fmt, tag_column, token_col, tag
     render(result, gold)
 
 
-def _joint_layer(gold, model_path, input_fmt, tag_column, token_col, tag_col,
+def _joint_layer(gold, whole, input_fmt, tag_column, token_col, tag_col,
                  encoding_errors):
-    """Which layer of a joint tagger GOLD measures: (entities, the gold sentences if they
-    had to be read to tell, else None). --tag-column ner, or a column file of entity
-    tags, is for the entity layer; anything else for the other. A tagger of one layer
-    is measured as it is: (False, None)."""
+    """Which layer of the joint tagger file ``whole`` GOLD measures: (entities, the gold
+    sentences if they had to be read to tell, else None). --tag-column ner, or a column
+    file of entity tags, is for the entity layer; anything else for the other. A tagger
+    of one layer is measured as it is: (False, None)."""
     from charlm.errors import CorpusError
-    from charlm.store import default_tagger_path, tagfile
     from charlm.text.conll import detect_format, read_tagged
     from charlm.text.schemes import is_entity_tagset
 
-    path = model_path or default_tagger_path()
-    if not os.path.exists(path) or not tagfile.load(path).model.config.n_tags2:
+    if not whole.model.config.n_tags2:
         return False, None
     if tag_column is not None or input_fmt == "conllu":
         return tag_column == "ner", None

@@ -21,16 +21,11 @@ def tagger_option(f):
              "of parts of speech and entities).")(f)
 
 
-def load_tagger(path, constrained=True, entities=False):
-    """(bundle, model ready to decode, other) of a tagger file, or of the default
-    tagger; of a joint tagger, the output layer ``entities`` chooses (its entity layer,
-    or the other one: :func:`charlm.tagger.tagging.output_layer`), and ``other`` the
-    layer not chosen, as a bundle whose model is ready to decode (None for a tagger of
-    one layer)."""
-    from charlm.errors import ModelFileError, UsageError
+def open_tagger(path, entities=False):
+    """(path, the whole file's bundle) of a tagger file, or of the default tagger."""
+    from charlm.errors import ModelFileError
     from charlm.store import (BUNDLED_ENTITY_TAGGER, BUNDLED_TAGGER, default_tagger_path,
                               tagfile)
-    from charlm.tagger.tagging import attach, other_layer, output_layer
 
     path = path or default_tagger_path()
     if path in (BUNDLED_TAGGER, BUNDLED_ENTITY_TAGGER) and not os.path.exists(path):
@@ -38,7 +33,18 @@ def load_tagger(path, constrained=True, entities=False):
         raise ModelFileError(f"the bundled English {what}tagger is missing from this "
                              "installation; train one with `charlm train-tagger` and pass "
                              "it with -m")
-    whole = tagfile.load(path)
+    return path, tagfile.load(path)
+
+
+def choose_layer(whole, path, constrained=True, entities=False):
+    """(bundle, model ready to decode, other) of the tagger file ``whole`` (read from
+    ``path``): of a joint tagger, the output layer ``entities`` chooses (its entity
+    layer, or the other one: :func:`charlm.tagger.tagging.output_layer`), and ``other``
+    the layer not chosen, as a bundle whose model is ready to decode (None for a tagger
+    of one layer)."""
+    from charlm.errors import UsageError
+    from charlm.tagger.tagging import attach, other_layer, output_layer
+
     try:
         bundle = output_layer(whole, entities)
     except ValueError:
@@ -49,6 +55,12 @@ def load_tagger(path, constrained=True, entities=False):
     if other is not None:
         attach(other, constrained)
     return bundle, attach(bundle, constrained), other
+
+
+def load_tagger(path, constrained=True, entities=False):
+    """:func:`choose_layer` of the tagger file at ``path`` (or of the default tagger)."""
+    path, whole = open_tagger(path, entities)
+    return choose_layer(whole, path, constrained, entities)
 
 
 def input_kind(source, given):

@@ -187,8 +187,8 @@ def encode_forms(vocab, forms):
 
 def make_batch(vocab, sentences, order, word_ids=None, tag_ids=None, forms=None, lm=None):
     """One :class:`Batch` of ``sentences`` (their token lists), plus (N, T) tag ids
-    ((N, T, 2) for a joint tagger) and mask when ``tag_ids`` is given. ``word_ids``: pre-encoded words per sentence.
-    ``forms``: a {form: column} dict shared by several batches whose character
+    ((N, T, 2) for a joint tagger) and mask when ``tag_ids`` is given. ``word_ids``:
+    pre-encoded words per sentence. ``forms``: a {form: column} dict shared by several batches whose character
     features are computed once (then the batch carries no characters of its own).
     ``lm``: character-LM features per sentence, (len, H_f + H_b) each."""
     lengths = np.array([len(s) for s in sentences], dtype=np.int64)

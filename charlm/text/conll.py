@@ -504,24 +504,32 @@ def _with_column(sent, column, tags, tag_index):
     """``sent`` with ``tags`` written into CoNLL-U ``column`` of its rows (made fresh
     for input that was not CoNLL-U, whose own tags then go to ``tag_index``), for
     :func:`_format_conllu` to keep."""
+    sent = _as_conllu(sent, tag_index)
     index = TAG_COLUMNS[column]
-    if sent.fmt == "conllu" and sent.rows is not None:
-        rows = [list(r) for r in sent.rows]
-    else:
-        rows = [[str(i + 1), w] + ["_"] * 8 for i, w in enumerate(sent.tokens)]
-        if sent.offsets is not None:
-            for i in range(len(rows) - 1):
-                if sent.offsets[i][1] == sent.offsets[i + 1][0]:
-                    rows[i][MISC] = "SpaceAfter=No"
-        sent = dataclasses.replace(sent, comments=[f"# text = {sent.text.strip()}"]
-                                   if sent.text is not None else [], extra_rows=[],
-                                   fmt="conllu", tag_col=tag_index)
+    rows = [list(r) for r in sent.rows]
     for row, tag in zip(rows, tags):
         if index == MISC:
             row[MISC] = with_misc(row[MISC], "NER", tag)
         else:
             row[index] = tag
     return dataclasses.replace(sent, rows=rows)
+
+
+def _as_conllu(sent, tag_index):
+    """``sent`` as a CoNLL-U sentence: itself if it was read from CoNLL-U, else a fresh
+    block ``ID FORM _ _ _ _ _ _ _ MISC`` (``SpaceAfter=No`` from the raw line's
+    offsets, ``# text`` from it) whose tags go to column ``tag_index`` (None: MISC's
+    NER=)."""
+    if sent.fmt == "conllu" and sent.rows is not None:
+        return sent
+    rows = [[str(i + 1), w] + ["_"] * 8 for i, w in enumerate(sent.tokens)]
+    if sent.offsets is not None:
+        for i in range(min(len(rows), len(sent.offsets)) - 1):
+            if sent.offsets[i][1] == sent.offsets[i + 1][0]:
+                rows[i][MISC] = "SpaceAfter=No"
+    comments = [f"# text = {sent.text.strip()}"] if sent.text is not None else []
+    return dataclasses.replace(sent, rows=rows, comments=comments, extra_rows=[],
+                               fmt="conllu", tag_col=tag_index)
 
 
 def _write_rows(sent, tags):
@@ -564,26 +572,16 @@ def _format_conllu(sent, tags, tag_index):
         else:
             cols[index] = tag
 
-    if sent.fmt == "conllu" and sent.rows is not None:
-        lines.extend(sent.comments)
-        extra = list(sent.extra_rows)
-        for i, (row, tag) in enumerate(zip(sent.rows, tags)):
-            while extra and extra[0][0] == i:
-                lines.append("\t".join(extra.pop(0)[1]))
-            cols = list(row)
-            put(cols, tag, sent.tag_col)
-            lines.append("\t".join(cols))
-        lines.extend("\t".join(cols) for _, cols in extra)
-        return "\n".join(lines) + "\n\n"
-    if sent.text is not None:
-        lines.append(f"# text = {sent.text.strip()}")
-    for i, (word, tag) in enumerate(zip(sent.tokens, tags)):
-        cols = [str(i + 1), word] + ["_"] * 8
-        if sent.offsets is not None and i + 1 < len(sent.offsets) \
-                and sent.offsets[i][1] == sent.offsets[i + 1][0]:
-            cols[MISC] = "SpaceAfter=No"
-        put(cols, tag, tag_index)
+    sent = _as_conllu(sent, tag_index)
+    lines.extend(sent.comments)
+    extra = list(sent.extra_rows)
+    for i, (row, tag) in enumerate(zip(sent.rows, tags)):
+        while extra and extra[0][0] == i:
+            lines.append("\t".join(extra.pop(0)[1]))
+        cols = list(row)
+        put(cols, tag, sent.tag_col)
         lines.append("\t".join(cols))
+    lines.extend("\t".join(cols) for _, cols in extra)
     return "\n".join(lines) + "\n\n"
 
 
