@@ -23,6 +23,7 @@ counts them.
     # the whole machine: two charlm ranks against PyTorch's two threads, one after the other
     python benchmarks/lm_recipe.py charlm new --split recipe --time 600 --name w2 -- --workers 2
     python benchmarks/lm_recipe.py torch --split recipe --time 600 --threads 2 --name torch2
+    # other seeds: --seed N for PyTorch, `-- --seed N` for charlm
     python benchmarks/lm_recipe.py grid --split works --time 300    # every named config
 
 ``charlm`` trains with ``charlm train`` (one BLAS thread, its default) and the named
@@ -244,6 +245,8 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=1,
                     help="PyTorch's threads (torch only); the whole-machine comparison "
                          "against `charlm train --workers 2` gives it 2")
+    ap.add_argument("--seed", type=int, default=1,
+                    help="PyTorch's seed (torch only; give charlm its own after --)")
     args = ap.parse_args(argv)
     if not os.path.isfile(args.corpus):
         sys.exit(f"{args.corpus}: not found (set CHARLM_SHARED_CORPORA)")
@@ -255,7 +258,7 @@ def main(argv=None):
             except ImportError:
                 sys.exit("PyTorch is not installed: pip install -e '.[bench]'")
             report(args.name or "pytorch", args.split,
-                   run_torch(files, args.time, threads=args.threads), args.json)
+                   run_torch(files, args.time, seed=args.seed, threads=args.threads), args.json)
             return
         configs = sorted(CONFIGS) if args.side == "grid" else [args.config]
         for config in configs:
