@@ -3,6 +3,7 @@ at the same global batch, against --threads 2, and against the ceiling of two
 independent processes at half the batch running at once.
 
     python benchmarks/workers.py [--rounds 3] [--steps 60]      # speed
+    python benchmarks/workers.py --only tagger --tagger-batch 64  # the tagger alone
     python benchmarks/workers.py --startup [--mb 200]           # big corpus: start-up, memory
 
 Every figure is the `tokens_per_sec` of `charlm train --json` (training steps only:
@@ -109,10 +110,11 @@ def speed(args):
     shakespeare = SHARED / "text" / "tinyshakespeare.txt"
     lm = ["train", str(shakespeare), "--hidden", "256", "--layers", "2", "--seq-len", "64",
           "--eval-every", "1000000", "--sample-every", "0", "--val-max-tokens", "5000"]
-    compare(f"char LSTM 2×256, global batch {args.batch} × 64, {args.steps} steps",
-            side_runs(lm, args.batch, args.steps, work), args.rounds)
+    if args.only != "tagger":
+        compare(f"char LSTM 2×256, global batch {args.batch} × 64, {args.steps} steps",
+                side_runs(lm, args.batch, args.steps, work), args.rounds)
     ewt = SHARED / "tagging" / "en_ewt" / "en_ewt-ud-train.conllu"
-    if ewt.exists():
+    if ewt.exists() and args.only != "lm":
         tagger = ["train-tagger", str(ewt), "--eval-every", "1000000"]
         compare(f"tagger (BiLSTM, defaults) on en_ewt, global batch {args.tagger_batch} "
                 f"sentences, {args.tagger_steps} steps",
@@ -261,6 +263,7 @@ def main():
     ap.add_argument("--steps", type=int, default=60)
     ap.add_argument("--tagger-batch", type=int, default=32)
     ap.add_argument("--tagger-steps", type=int, default=120)
+    ap.add_argument("--only", choices=["lm", "tagger"], help="time one of the two models")
     ap.add_argument("--startup", action="store_true")
     ap.add_argument("--paper", action="store_true")
     ap.add_argument("--mb", type=int, default=200)
