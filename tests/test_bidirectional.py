@@ -31,6 +31,18 @@ def test_reverse_index_reverses_each_column_within_its_length():
     assert np.array_equal(reverse_time(reverse_time(X, idx), idx), X)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_reverse_time_reverses_every_feature_of_each_column_within_its_length(dtype, rng):
+    lengths = np.array([5, 5, 3, 1, 4])
+    T, D, N = 6, 7, len(lengths)
+    X = rng.standard_normal((T, D, N)).astype(dtype)
+    out = reverse_time(X, reverse_index(lengths, T))
+    for n, L in enumerate(lengths):
+        assert np.array_equal(out[:L, :, n], X[:L, :, n][::-1])
+        assert np.array_equal(out[L:, :, n], X[L:, :, n])          # padding stays put
+    assert out.dtype == dtype and out.flags.c_contiguous
+
+
 @pytest.mark.parametrize("name", ["rnn", "gru", "lstm"])
 def test_birnn_gradients(name, rng):
     cell = CELLS[name]
