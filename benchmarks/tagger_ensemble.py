@@ -40,6 +40,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("taggers", nargs="+", help="entity tagger files (two or more)")
     args = ap.parse_args()
+    if len(args.taggers) < 2:
+        ap.error("give two or more tagger files")
     header("entity taggers and the mean of their probabilities")
     bundles = [output_layer(tagfile.load(p), entities=True) for p in args.taggers]
     models = [attach(b) for b in bundles]
