@@ -96,7 +96,8 @@ class RowRandom:
 
     def random(self, size, dtype=np.float64):
         full = self.rng.random(tuple(size[:-1]) + (self.n,), dtype=dtype)
-        return full[..., self.lo:self.hi]
+        # A copy: a strided view of the columns would slow every product with it.
+        return np.ascontiguousarray(full[..., self.lo:self.hi])
 
     def __getattr__(self, name):
         return getattr(self.rng, name)
