@@ -255,6 +255,35 @@ def test_second_column_of_entity_tags_is_refused(tmp_path):
     assert len(r.output.strip().splitlines()) == 1
 
 
+def test_the_reader_gives_a_second_column_in_the_same_pass(tmp_path):
+    path = write_joint(tmp_path / "t.conllu", times=1)
+    got = list(read_tagged(path, "conllu", "ner", tag_column2="upos"))
+    assert [s.tags for s in got] == [n.split() for _, _, n in DATA]
+    assert [s.tags2 for s in got] == [u.split() for _, u, _ in DATA]
+    assert all(s.tags2 is None for s in read_tagged(path, "conllu", "ner"))
+
+
+@pytest.mark.parametrize("upos, message", [
+    ("_", "the sentence has no upos tags (--also-tag)"),       # a sentence without any
+    ("gap", "t.conllu:2: missing tag (_) on a token"),          # one token without
+])
+def test_gaps_in_the_second_column_are_one_line_errors(tmp_path, upos, message):
+    path = tmp_path / "t.conllu"
+    lines = []
+    for k, (w, u, n) in enumerate(DATA * 2):
+        tags = u.split()
+        if k == 0:
+            tags = ["_"] * len(tags) if upos == "_" else [tags[0], "_"] + tags[2:]
+        for i, (a, b, c) in enumerate(zip(w.split(), tags, n.split()), 1):
+            lines.append(f"{i}\t{a}\t_\t{b}\t_\t_\t0\t_\t_\tNER={c}")
+        lines.append("")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    r = CliRunner().invoke(cli, ["train-tagger", str(path), "-o", str(tmp_path / "x.npz"),
+                                 "--steps", "1", "--tag-column", "ner", "--also-tag", "upos"])
+    assert r.exit_code == 1 and message in r.output, r.output
+    assert len(r.output.strip().splitlines()) == 1
+
+
 def test_entities_from_a_tagger_without_an_entity_layer_is_refused(tmp_path):
     train = tmp_path / "pos.conllu"
     lines = []

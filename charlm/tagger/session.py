@@ -75,7 +75,8 @@ def read_sentences(path, data):
     """Tagged sentences of a file, converted to ``data.tag_scheme`` if one is given.
     Returns (sentences, the file's own scheme or None)."""
     sents = [s for s in read_tagged(path, data.format, data.tag_column, data.token_col,
-                                    data.tag_col, data.encoding_errors) if s.tokens]
+                                    data.tag_col, data.encoding_errors, data.also_tag)
+             if s.tokens]
     if not sents:
         raise CorpusError(f"{path}: no tagged sentences found")
     for s in sents:
@@ -83,7 +84,7 @@ def read_sentences(path, data):
             raise CorpusError(f"{s.source}:{s.line}: the sentence has no tags")
     scheme = detect_scheme([s.tags for s in sents])
     if data.also_tag:
-        _read_second(path, data, sents)
+        _check_second(path, data, sents)
     if data.tag_scheme and scheme is None:
         raise UsageError(f"--tag-scheme {data.tag_scheme}: the tags of {path} are not "
                          "entity tags (O, B-X, I-X …)")
@@ -94,22 +95,19 @@ def read_sentences(path, data):
     return sents, scheme
 
 
-def _read_second(path, data, sents):
-    """Give each sentence the tags of ``data.also_tag``, a second CoNLL-U column of
-    the same file (a joint tagger's second output layer: never entity tags)."""
+def _check_second(path, data, sents):
+    """Check the tags of ``data.also_tag``, the second CoNLL-U column the reader gave
+    each sentence (a joint tagger's second output layer: never entity tags)."""
     if data.also_tag == data.tag_column:
         raise UsageError(f"--also-tag {data.also_tag}: is the column of the first layer "
                          "already (--tag-column); name another")
     if sents[0].fmt != "conllu":
         raise UsageError(f"--also-tag reads a second CoNLL-U column; {path} is a column "
                          "file")
-    second = [s for s in read_tagged(path, "conllu", data.also_tag,
-                                     encoding_errors=data.encoding_errors) if s.tokens]
-    for s, t in zip(sents, second):
-        if t.tags is None:
-            raise CorpusError(f"{t.source}:{t.line}: the sentence has no "
+    for s in sents:
+        if s.tags2 is None:
+            raise CorpusError(f"{s.source}:{s.line}: the sentence has no "
                               f"{data.also_tag} tags (--also-tag)")
-        s.tags2 = t.tags
     if detect_scheme([s.tags2 for s in sents]) is not None:
         raise UsageError(f"--also-tag {data.also_tag}: holds entity tags, which the second "
                          "layer would not decode as entities; give them to --tag-column "

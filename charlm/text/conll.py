@@ -174,19 +174,22 @@ def _detect(lines, name):
 # --- reading ----------------------------------------------------------------------------
 
 def read_tagged(source, fmt="auto", tag_column="upos", token_col=None, tag_col=None,
-                encoding_errors="strict") -> Iterator[Sentence]:
+                encoding_errors="strict", tag_column2=None) -> Iterator[Sentence]:
     """The sentences of a CoNLL-U or column file, lazily (see the module docstring).
 
     ``source``: a path, ``"-"`` for stdin, or a binary file object. ``fmt``: one of
     :data:`FORMATS`. ``tag_column``: "upos", "xpos" or "ner" (CoNLL-U; ner: the NER=
     attribute of MISC, ``_`` where a token has none). ``token_col``,
     ``tag_col``: column indices for column files (negative counts from the end);
-    None decides from the first lines.
+    None decides from the first lines. ``tag_column2``: CoNLL-U only, a second column
+    read in the same pass into ``Sentence.tags2`` (a joint tagger's), checked as the
+    first is.
     """
     if fmt not in FORMATS:
         raise UsageError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
-    if tag_column not in TAG_COLUMNS:
-        raise UsageError(f"unknown tag column {tag_column!r}; expected upos, xpos or ner")
+    for column in (tag_column, tag_column2 or tag_column):
+        if column not in TAG_COLUMNS:
+            raise UsageError(f"unknown tag column {column!r}; expected upos, xpos or ner")
     src = as_source(source)
     lines = _lines(src, encoding_errors)
     head = _peek(lines, fmt)
@@ -194,7 +197,8 @@ def read_tagged(source, fmt="auto", tag_column="upos", token_col=None, tag_col=N
         fmt = _detect([ln for _, ln in head], src.name)
     all_lines = _chain(head, lines)
     if fmt == "conllu":
-        sentences = _read_conllu(src, all_lines, TAG_COLUMNS[tag_column])
+        sentences = _read_conllu(src, all_lines, TAG_COLUMNS[tag_column],
+                                 TAG_COLUMNS[tag_column2] if tag_column2 else None)
     else:
         spec = _decide_columns([ln for _, ln in head], token_col, tag_col)
         sentences = _read_columns(src, all_lines, spec)
@@ -245,10 +249,24 @@ def _blocks(src, lines):
         yield block
 
 
-def _read_conllu(src, lines, tag_index) -> Iterator[Sentence]:
+def _tag(cols, index):
+    return misc_value(cols[MISC], "NER") if index == MISC else cols[index]
+
+
+def _gold(src, tags, token_lines):
+    """A sentence's tags of one column: None when every token has ``_`` (untagged)."""
+    if all(t == "_" for t in tags):
+        return None
+    if "_" in tags:
+        raise _fail(src, token_lines[tags.index("_")], "missing tag (_) on a token "
+                    "of a tagged sentence; tag every token or none")
+    return tags
+
+
+def _read_conllu(src, lines, tag_index, tag_index2=None) -> Iterator[Sentence]:
     for block in _blocks(src, lines):
         comments, text = [], None
-        tokens, tags, rows, extra, token_lines = [], [], [], [], []
+        tokens, tags, tags2, rows, extra, token_lines = [], [], [], [], [], []
         for lineno, line in block:
             if line.startswith("#"):
                 comments.append(line)
@@ -272,12 +290,14 @@ def _read_conllu(src, lines, tag_index) -> Iterator[Sentence]:
             if int(ident) != len(tokens) + 1:
                 raise _fail(src, lineno, f"token ID {ident} out of order "
                             f"(expected {len(tokens) + 1})")
-            if not cols[1] or not cols[tag_index]:
+            if not cols[1] or not cols[tag_index] or (tag_index2 is not None
+                                                      and not cols[tag_index2]):
                 raise _fail(src, lineno, "empty FORM or tag column; CoNLL-U writes _ "
                             "for a missing value")
             tokens.append(cols[1])
-            tags.append(misc_value(cols[MISC], "NER") if tag_index == MISC
-                        else cols[tag_index])
+            tags.append(_tag(cols, tag_index))
+            if tag_index2 is not None:
+                tags2.append(_tag(cols, tag_index2))
             rows.append(cols)
             token_lines.append(lineno)
         if not tokens:
@@ -285,14 +305,11 @@ def _read_conllu(src, lines, tag_index) -> Iterator[Sentence]:
                 raise _fail(src, block[0][0], "sentence with no tokens (only multiword "
                             "or empty-node lines)")
             continue            # a block of comments only (e.g. a trailing # newdoc)
-        if all(t == "_" for t in tags):
-            tags = None
-        elif "_" in tags:
-            raise _fail(src, token_lines[tags.index("_")], "missing tag (_) on a token "
-                        "of a tagged sentence; tag every token or none")
-        yield Sentence(tokens, tags, text=text, rows=rows, comments=comments,
-                       line=block[0][0], source=src.name, fmt="conllu",
-                       tag_col=tag_index, extra_rows=extra)
+        yield Sentence(tokens, _gold(src, tags, token_lines), text=text, rows=rows,
+                       comments=comments, line=block[0][0], source=src.name, fmt="conllu",
+                       tag_col=tag_index, extra_rows=extra,
+                       tags2=_gold(src, tags2, token_lines) if tag_index2 is not None
+                       else None)
 
 
 def _is_comment(line, counts, tabbed):
