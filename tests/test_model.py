@@ -168,3 +168,34 @@ def test_adam_and_sgd_follow_their_formulas():
     # First Adam step: m̂ = g, v̂ = g², so the update is lr·sign(g) (up to ε).
     assert np.allclose(p["w"], [0.9, -2.1], atol=1e-6)
     assert set(opt.state_arrays()) == {"m/w", "v/w"}
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_adam_with_averaging_matches_the_textbook_over_many_steps(dtype):
+    # Several parameters of different sizes share the optimiser's scratch buffers:
+    # each step must still be Kingma & Ba's, parameter by parameter, and the
+    # update must stay in the parameters' dtype.
+    rng = np.random.default_rng(0)
+    shapes = {"big": (7, 5), "small": (3,), "mid": (4, 4)}
+    p = {k: rng.standard_normal(s).astype(dtype) for k, s in shapes.items()}
+    ref = {k: v.astype(np.float64) for k, v in p.items()}
+    m = {k: np.zeros(s) for k, s in shapes.items()}
+    v = {k: np.zeros(s) for k, s in shapes.items()}
+    avg = {k: np.zeros(s) for k, s in shapes.items()}
+    lr, b1, b2, eps, d = 0.01, 0.9, 0.999, 1e-8, 0.8
+    opt = Adam(p, lr, average=d)
+    for t in range(1, 13):
+        g = {k: rng.standard_normal(s) for k, s in shapes.items()}
+        opt.step(p, {k: x.astype(dtype) for k, x in g.items()})
+        for k in shapes:
+            m[k] = b1 * m[k] + (1 - b1) * g[k]
+            v[k] = b2 * v[k] + (1 - b2) * g[k] ** 2
+            # The paper's section 2 form: both bias corrections in the step size.
+            step = lr * np.sqrt(1 - b2 ** t) / (1 - b1 ** t)
+            ref[k] = ref[k] - step * m[k] / (np.sqrt(v[k]) + eps)
+            avg[k] = d * avg[k] + (1 - d) * ref[k]
+    tol = 1e-12 if dtype == np.float64 else 1e-5
+    for k in shapes:
+        assert p[k].dtype == dtype and opt.m[k].dtype == dtype
+        assert np.allclose(p[k], ref[k], rtol=0, atol=tol)
+        assert np.allclose(opt.averaged()[k], avg[k] / (1 - d ** 12), rtol=0, atol=tol)
