@@ -49,11 +49,46 @@ def set_thread_env(argv):
             os.environ[var] = DEFAULT_THREADS
 
 
+# glibc's malloc variables: a user who sets one keeps their own choice.
+MALLOC_VARS = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_",
+               "MALLOC_ARENA_MAX")
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3          # mallopt's parameter numbers
+
+
+def keep_freed_memory():
+    """Ask glibc's malloc to keep freed memory for reuse instead of handing it back
+    to the system. Returns whether it was set.
+
+    By default every array over a threshold (128 KB at first, raised to the largest
+    one freed so far) gets fresh pages from the kernel and returns them when freed,
+    so a training step that makes and drops hundreds of large temporaries pays a
+    page fault and a page of zeros for every 4 KB of each, again at every step. Arrays
+    up to 32 MB now come from the heap, which keeps up to 1 GB of freed memory at its
+    top. Measured on this project's 2-core machine, tagger at batch 64, 120 steps:
+    one process about 5% faster; two data-parallel ranks 22-23k tokens/s instead
+    of 17-18k (their page faults also contend with each other). The peak memory is
+    unchanged; a process's resident memory stays at its peak until it exits.
+    Linux with glibc only; elsewhere, or when a MALLOC_ variable is set, nothing
+    changes."""
+    if not sys.platform.startswith("linux") or any(os.environ.get(v) for v in MALLOC_VARS):
+        return False
+    import ctypes
+
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
+    return bool(mallopt(_M_MMAP_THRESHOLD, 32 << 20) and
+                mallopt(_M_TRIM_THRESHOLD, 1 << 30))
+
+
 def main(argv=None):
     global invoked_args
     argv = sys.argv[1:] if argv is None else list(argv)
     invoked_args = argv
     set_thread_env(argv)
+    keep_freed_memory()
     from charlm.cli.app import cli
 
     cli.main(args=argv, prog_name="charlm")
