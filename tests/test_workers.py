@@ -296,3 +296,41 @@ def test_classifier_on_two_ranks_matches_one_process(tmp_path):
     assert two.returncode == 0, two.stderr
     same_losses(tmp_path / "one.log", tmp_path / "two.log")
     assert max_difference(tmp_path / "one.ckpt.npz", tmp_path / "two.ckpt.npz") <= 1e-9
+
+
+# --- how a batch is split between ranks (no MPI needed) ---------------------------------
+
+def test_the_ranks_rows_cover_every_row_once():
+    from charlm.training.distributed import interleaved, share
+    for n in range(0, 11):
+        for size in range(1, 5):
+            for split in (lambda r: slice(*share(n, r, size)), lambda r: interleaved(n, r, size)):
+                rows = [i for r in range(size) for i in range(n)[split(r)]]
+                assert sorted(rows) == list(range(n))
+
+
+def test_interleaved_rows_balance_a_batch_sorted_longest_first():
+    # Contiguous blocks give rank 0 all the long sentences; dealt out, the ranks'
+    # token counts differ by at most one sentence's length.
+    from charlm.training.distributed import interleaved, share
+    lengths = np.array([61, 40, 33, 30, 22, 20, 19, 18, 12, 9, 7, 5, 4, 3])
+    tokens = lambda rows: int(lengths[rows].sum())
+    dealt = [tokens(interleaved(len(lengths), r, 2)) for r in range(2)]
+    blocks = [tokens(slice(*share(len(lengths), r, 2))) for r in range(2)]
+    assert abs(dealt[0] - dealt[1]) <= lengths.max() < abs(blocks[0] - blocks[1])
+
+
+@pytest.mark.parametrize("split", ["blocks", "interleaved"])
+def test_each_ranks_dropout_draws_are_its_columns_of_one_processs(split):
+    from charlm.training.distributed import RowRandom, interleaved, share
+    n, size = 7, 3
+    full = np.random.default_rng(5).random((4, 3, n), dtype=np.float32)
+    for r in range(size):
+        rows = slice(*share(n, r, size)) if split == "blocks" else interleaved(n, r, size)
+        rng = np.random.default_rng(5)
+        got = RowRandom(rng, rows, n).random((4, 3, 99), dtype=np.float32)
+        assert got.flags.c_contiguous and np.array_equal(got, full[..., rows])
+        # The generator moved on exactly as one process's would.
+        one = np.random.default_rng(5)
+        one.random((4, 3, n), dtype=np.float32)
+        assert rng.random() == one.random()

@@ -103,9 +103,10 @@ class Batch:
     def size(self):
         return int(self.lengths.sum())
 
-    def rows(self, lo, hi):
-        """Lines lo:hi (one worker's share of a batch); the width T stays the batch's."""
-        return Batch(self.ids[lo:hi], self.lengths[lo:hi], self.order[lo:hi])
+    def rows(self, rows):
+        """Some lines (a slice: one worker's share of a batch); the width T stays the
+        batch's."""
+        return Batch(np.ascontiguousarray(self.ids[rows]), self.lengths[rows], self.order[rows])
 
 
 def make_batch(id_lists, order):
@@ -147,10 +148,10 @@ class LineBatches:
         return -(-len(self.id_lists) // self.batch_size)
 
     @staticmethod
-    def share(item, lo, hi):
-        """Lines lo:hi of a batch (x, y, None), for one of several workers."""
+    def share(item, rows):
+        """Some lines (a slice) of a batch (x, y, None), for one of several workers."""
         x, y, _ = item
-        return x.rows(lo, hi), y[lo:hi], None
+        return x.rows(rows), y[rows], None
 
     def epoch(self, rng=None):
         if rng is None and self._fixed is not None:

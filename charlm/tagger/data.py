@@ -160,15 +160,16 @@ class Batch:
     def size(self):
         return int(self.lengths.sum())
 
-    def rows(self, lo, hi):
-        """Sentences lo:hi (one worker's share of a batch), keeping only the character
-        forms they use; the width T stays the batch's."""
-        types = self.types[lo:hi]
+    def rows(self, rows):
+        """Some sentences (a slice: one worker's share of a batch), keeping only the
+        character forms they use; the width T stays the batch's."""
+        types = self.types[rows]
         used, inverse = np.unique(types, return_inverse=True)      # still longest first
         clen = self.char_lengths[used]
-        return Batch(self.words[lo:hi], inverse.reshape(types.shape),
-                     self.chars[:int(clen.max()), used], clen, self.lengths[lo:hi],
-                     self.order[lo:hi], None if self.lm is None else self.lm[:, :, lo:hi])
+        return Batch(np.ascontiguousarray(self.words[rows]), inverse.reshape(types.shape),
+                     self.chars[:int(clen.max()), used], clen, self.lengths[rows],
+                     self.order[rows],
+                     None if self.lm is None else np.ascontiguousarray(self.lm[:, :, rows]))
 
 
 def encode_forms(vocab, forms):
@@ -267,10 +268,11 @@ class TagBatches:
         return out
 
     @staticmethod
-    def share(item, lo, hi):
-        """Sentences lo:hi of a batch (x, y, mask), for one of several workers."""
+    def share(item, rows):
+        """Some sentences (a slice) of a batch (x, y, mask), for one of several
+        workers."""
         x, y, mask = item
-        return x.rows(lo, hi), y[lo:hi], mask[lo:hi]
+        return x.rows(rows), np.ascontiguousarray(y[rows]), np.ascontiguousarray(mask[rows])
 
     def gold(self):
         """Tag ids per sentence, in input order."""

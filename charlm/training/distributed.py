@@ -84,20 +84,30 @@ def share(n, rank, size):
     return rank * n // size, (rank + 1) * n // size
 
 
-class RowRandom:
-    """A stand-in for the run's ``np.random.Generator`` while a rank computes its rows
-    lo:hi of a batch of N: every draw is made for the whole batch (last axis N, the
-    batch axis of every activation) and the rank keeps its columns. Dropout masks are
-    then those one process would draw, and the generator advances exactly as it
-    would in one process."""
+def interleaved(n, rank, size):
+    """The rows of ``n`` that rank ``rank`` of ``size`` trains on when the batch's
+    rows need not stay in blocks: every ``size``-th one, from row ``rank``. The
+    tagger's and the classifier's batches are sorted longest first, so contiguous
+    blocks would give rank 0 every long sentence and its longest words, and the
+    others would wait for it at every step; dealt out like cards, every rank gets
+    long and short ones alike."""
+    return slice(rank, n, size)
 
-    def __init__(self, rng, lo, hi, n):
-        self.rng, self.lo, self.hi, self.n = rng, lo, hi, n
+
+class RowRandom:
+    """A stand-in for the run's ``np.random.Generator`` while a rank computes its
+    ``rows`` (a slice) of a batch of N: every draw is made for the whole batch (last
+    axis N, the batch axis of every activation) and the rank keeps its columns.
+    Dropout masks are then those one process would draw, and the generator advances
+    exactly as it would in one process."""
+
+    def __init__(self, rng, rows, n):
+        self.rng, self.rows, self.n = rng, rows, n
 
     def random(self, size, dtype=np.float64):
         full = self.rng.random(tuple(size[:-1]) + (self.n,), dtype=dtype)
         # A copy: a strided view of the columns would slow every product with it.
-        return np.ascontiguousarray(full[..., self.lo:self.hi])
+        return np.ascontiguousarray(full[..., self.rows])
 
     def __getattr__(self, name):
         return getattr(self.rng, name)
@@ -124,6 +134,9 @@ class Workers:
 
     def share(self, n):
         return share(n, self.rank, self.size)
+
+    def interleaved(self, n):
+        return interleaved(n, self.rank, self.size)
 
     def bind(self, params):
         """Lay out the reduced buffer for gradients named and shaped like ``params``

@@ -24,8 +24,8 @@ resumed produces the same losses and weights as one that never stopped.
 
 With ``workers`` (:class:`~charlm.training.distributed.Workers`) the same loop runs
 on several processes at once, data-parallel: each computes its share of every batch
-(``batches.share(item, lo, hi)`` when the batches define it, else rows lo:hi of x, y
-and mask), one all-reduce per step sums the token-weighted gradients, and every rank
+(``batches.share(item, rows)`` with every N-th row when the batches define it, else
+a contiguous block of the rows of x, y and mask, whose carried state stays with it), one all-reduce per step sums the token-weighted gradients, and every rank
 applies the same update; rank 0 alone evaluates, samples and writes files. A
 checkpoint holds every row's carried state, gathered in row order, so it resumes on
 any number of ranks.
@@ -493,17 +493,21 @@ class Trainer:
         classifier's (N,) targets)."""
         w = self.workers
         n = len(y)
-        lo, hi = w.share(n)
+        split = getattr(self.train_batches, "share", None)
+        if split is None:                       # blocks: each keeps its rows' state
+            rows, split = slice(*w.share(n)), _rows
+        else:
+            rows = w.interleaved(n)
         # A rank without rows (a batch smaller than the ranks) computes row 0 and
         # counts nothing: its generator must still advance like the others'.
-        empty = hi == lo
-        a, b = (0, 1) if empty else (lo, hi)
-        split = getattr(self.train_batches, "share", None) or _rows
+        empty = len(range(n)[rows]) == 0
+        if empty:
+            rows = slice(0, 1)
         loss, carried, grads, weight, error = 0.0, None, None, 0, None
         try:
-            xs, ys, ms = split((x, y, mask), a, b)
+            xs, ys, ms = split((x, y, mask), rows)
             loss, carried, cache = self.model.forward(
-                xs, ys, ms, None if empty else self.carried, RowRandom(self.rng, a, b, n),
+                xs, ys, ms, None if empty else self.carried, RowRandom(self.rng, rows, n),
                 train=True)
             grads = self.model.backward(cache)
             weight = 0 if empty else int(ys.size if ms is None else ms.sum())
@@ -604,7 +608,7 @@ class Trainer:
                          metrics, s.best_metrics)
 
 
-def _rows(item, lo, hi):
-    """Rows lo:hi of a batch of arrays (x, y, mask), the batch axis first."""
+def _rows(item, rows):
+    """Some rows (a slice) of a batch of arrays (x, y, mask), the batch axis first."""
     x, y, mask = item
-    return x[lo:hi], y[lo:hi], None if mask is None else mask[lo:hi]
+    return x[rows], y[rows], None if mask is None else mask[rows]
