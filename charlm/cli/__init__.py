@@ -63,9 +63,9 @@ def keep_freed_memory():
     freed so far) get fresh pages from the kernel and return them when freed, and
     free memory at the top of the heap goes back once it passes twice that threshold,
     so a training step that makes and drops hundreds of large temporaries pays a page
-    fault and a page of zeros for every 4 KB of many of them, again at every step. Arrays
-    up to 32 MB now come from the heap, which keeps up to 1 GB of freed memory at its
-    top. Measured on this project's 2-core machine, tagger at batch 64, 120 steps:
+    fault and a page of zeros for every 4 KB of many of them, again at every step.
+    Arrays up to 32 MB now come from the heap, which keeps up to 1 GB of freed memory
+    at its top. Measured on this project's 2-core machine, tagger at batch 64, 120 steps:
     one process about 5% faster; two data-parallel ranks 22-23k tokens/s instead
     of 17-18k; about 860 page faults a step before, none after. The peak memory is
     about the same (509 MB instead of 501); a process's resident memory stays at its

@@ -24,9 +24,11 @@ resumed produces the same losses and weights as one that never stopped.
 
 With ``workers`` (:class:`~charlm.training.distributed.Workers`) the same loop runs
 on several processes at once, data-parallel: each computes its share of every batch
-(``batches.share(item, rows)`` with every N-th row when the batches define it, else
-a contiguous block of the rows of x, y and mask, whose carried state stays with it), one all-reduce per step sums the token-weighted gradients, and every rank
-applies the same update; rank 0 alone evaluates, samples and writes files. A
+(``batches.share(item, rows)`` when the batches define it, each of W ranks taking
+every W-th row; else a contiguous block of the rows of x, y and mask, whose carried
+state stays with it),
+one all-reduce per step sums the token-weighted gradients, and every rank applies
+the same update; rank 0 alone evaluates, samples and writes files. A
 checkpoint holds every row's carried state, gathered in row order, so it resumes on
 any number of ranks.
 
