@@ -5,6 +5,7 @@ independent processes at half the batch running at once.
     python benchmarks/workers.py [--rounds 3] [--steps 60]      # speed
     python benchmarks/workers.py --only tagger --tagger-batch 64  # the tagger alone
     python benchmarks/workers.py --startup [--mb 200]           # big corpus: start-up, memory
+    python benchmarks/workers.py --breakdown [--only tagger]    # where a 2-rank step goes
 
 Every figure is the `tokens_per_sec` of `charlm train --json` (training steps only:
 start-up and the last validation are not in it). The sides run in turns (A B C D, A B
@@ -20,6 +21,13 @@ step for the default models (computed), one process's step time and a 2-rank
 all-reduce on this machine (measured), and from them the rank count at which a ring
 all-reduce over 1 Gb/s and 10 Gb/s links would take as long as the computing, and
 the speed-up to expect at 4, 16 and 64 ranks (computed).
+
+--breakdown splits a 2-rank step into its parts: each rank records, at every step, the
+time it computed (from the end of one all-reduce to the start of the next: forward,
+backward, the update) and the time it spent in the all-reduce (the transfer plus
+waiting for the other rank). It prints the medians and means per rank, and what the
+ranks lose to waiting: the mean over steps of the slower rank's computing, less the
+mean of their own.
 
 --startup measures the way ranks get their data: rank 0 reads (and caches) the
 corpus, then the other ranks read the cached token ids, memory-mapped: seconds to
@@ -256,6 +264,71 @@ def paper(args):
                   f"batch; speed-up {'; '.join(speed)}")
 
 
+# Run by each rank under mpiexec in --breakdown: times every all-reduce of the run,
+# then writes them to OUT/rank<r>.json. BLAS threads are set before NumPy loads.
+PROBE = """
+import json, os, sys, time
+os.environ.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+from charlm.cli import main
+from charlm.training import distributed
+out, args = sys.argv[1], sys.argv[2:]
+reduce_step, marks = distributed.Workers.reduce_step, []
+def timed(self, *a, **k):
+    start = time.perf_counter()
+    result = reduce_step(self, *a, **k)
+    marks.append((start, time.perf_counter()))
+    if len(marks) == self.steps:
+        with open(os.path.join(out, f"rank{self.rank}.json"), "w") as f:
+            json.dump(marks, f)
+    return result
+distributed.Workers.reduce_step = timed
+distributed.Workers.steps = int(args[args.index("--steps") + 1])
+main(args)
+"""
+
+
+def breakdown(args):
+    work = pathlib.Path(tempfile.mkdtemp(prefix="charlm-workers-"))
+    models = []
+    if args.only != "tagger":
+        models.append((f"char LSTM 2×256, batch {args.batch} × 64",
+                       ["train", str(SHARED / "text" / "tinyshakespeare.txt"), "--hidden", "256",
+                        "--layers", "2", "--seq-len", "64", "--batch-size", str(args.batch),
+                        "--sample-every", "0", "--val-max-tokens", "5000"], args.steps))
+    ewt = SHARED / "tagging" / "en_ewt" / "en_ewt-ud-train.conllu"
+    if ewt.exists() and args.only != "lm":
+        models.append((f"tagger (defaults), batch {args.tagger_batch} sentences",
+                       ["train-tagger", str(ewt), "--batch-size", str(args.tagger_batch)],
+                       args.tagger_steps))
+    for title, base, steps in models:
+        print(f"\n{title}, {steps} steps on 2 ranks, {args.rounds} runs "
+              "(ms per step; the first 5 steps of each run left out)")
+        compute, reduce = {0: [], 1: []}, {0: [], 1: []}
+        lost = []
+        for _ in range(args.rounds):
+            cmd = [MPIEXEC, "-n", "2", sys.executable, "-c", PROBE, str(work), *base,
+                   "--steps", str(steps), "--eval-every", "1000000", "-o", "probe.npz",
+                   "--force", "--progress", "off"]
+            p = subprocess.run(cmd, cwd=work, capture_output=True, text=True)
+            if p.returncode != 0:
+                raise SystemExit(p.stderr)
+            marks = {r: json.loads((work / f"rank{r}.json").read_text()) for r in (0, 1)}
+            spent = {}
+            for r in (0, 1):
+                m = marks[r][5:]
+                spent[r] = [(b[0] - a[1]) * 1e3 for a, b in zip(m, m[1:])]
+                compute[r] += spent[r]
+                reduce[r] += [(b - a) * 1e3 for a, b in m[1:]]
+            both = list(zip(spent[0], spent[1]))
+            lost.append(statistics.mean(max(a, b) - (a + b) / 2 for a, b in both))
+        for r in (0, 1):
+            print(f"  rank {r}: computing median {statistics.median(compute[r]):5.1f}, mean "
+                  f"{statistics.mean(compute[r]):5.1f}; in the all-reduce median "
+                  f"{statistics.median(reduce[r]):4.1f}, mean {statistics.mean(reduce[r]):4.1f}")
+        print(f"  lost to waiting for the slower rank: {statistics.mean(lost):.1f} ms a step "
+              f"(runs: {', '.join(f'{x:.1f}' for x in lost)})")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=3)
@@ -265,12 +338,16 @@ def main():
     ap.add_argument("--tagger-steps", type=int, default=120)
     ap.add_argument("--only", choices=["lm", "tagger"], help="time one of the two models")
     ap.add_argument("--startup", action="store_true")
+    ap.add_argument("--breakdown", action="store_true",
+                    help="split a 2-rank step into computing, all-reduce and waiting")
     ap.add_argument("--paper", action="store_true")
     ap.add_argument("--mb", type=int, default=200)
     args = ap.parse_args()
     header("data-parallel training: --workers 2")
     if args.startup:
         startup(args)
+    elif args.breakdown:
+        breakdown(args)
     elif args.paper:
         paper(args)
     else:
