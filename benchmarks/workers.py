@@ -306,6 +306,8 @@ def breakdown(args):
         compute, reduce = {0: [], 1: []}, {0: [], 1: []}
         lost = []
         for _ in range(args.rounds):
+            for r in (0, 1):
+                (work / f"rank{r}.json").unlink(missing_ok=True)
             cmd = [MPIEXEC, "-n", "2", sys.executable, "-c", PROBE, str(work), *base,
                    "--steps", str(steps), "--eval-every", "1000000", "-o", "probe.npz",
                    "--force", "--progress", "off"]
