@@ -50,7 +50,8 @@ def first_step(path, cache_dir, extra=()):
     env = dict(os.environ, CHARLM_CACHE=str(cache_dir))
     cmd = ["/usr/bin/time", "-v", sys.executable, "-m", "charlm", "train", str(path),
            "--steps", "1", "--val-max-tokens", "20000", "--progress", "off",
-           "--sample-every", "0", "-o", str(pathlib.Path(cache_dir) / "m.npz"), *extra]
+           "--sample-every", "0", "-o", str(pathlib.Path(cache_dir) / "m.npz"), "--force",
+           *extra]
     t0 = time.perf_counter()
     p = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env)
     step_at = None
