@@ -44,6 +44,11 @@ from common import load_average, median  # noqa: E402
 from charlm.engine.ops import clip_by_global_norm  # noqa: E402
 from charlm.engine.optim import Adam  # noqa: E402
 from charlm.lm.model import LanguageModel, ModelConfig  # noqa: E402
+from charlm.cli import keep_freed_memory  # noqa: E402
+
+# `charlm` keeps freed memory for reuse (see charlm.cli); so does this process, for
+# both sides alike: PyTorch's CPU allocator takes its memory from the same malloc.
+keep_freed_memory()
 
 V, E = 67, 64           # tinyshakespeare's vocabulary with EOS and UNK; embedding width
 GATES = {"lstm": 4, "gru": 3, "rnn": 1}
