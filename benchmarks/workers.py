@@ -50,6 +50,11 @@ from common import SHARED, header
 
 PY = [sys.executable, "-m", "charlm"]
 MPIEXEC = os.path.join(os.path.dirname(sys.executable), "mpiexec")
+SHAKESPEARE = SHARED / "text" / "tinyshakespeare.txt"
+EWT = SHARED / "tagging" / "en_ewt" / "en_ewt-ud-train.conllu"
+# The 2×256 char LSTM of the speed figures (batch, steps and evaluation given per use).
+LM = ["train", str(SHAKESPEARE), "--hidden", "256", "--layers", "2", "--seq-len", "64",
+      "--sample-every", "0", "--val-max-tokens", "5000"]
 
 
 def run_json(args, cwd, threads=1, extra_env=None):
@@ -115,15 +120,12 @@ def compare(title, sides, rounds):
 
 def speed(args):
     work = tempfile.mkdtemp(prefix="charlm-workers-")
-    shakespeare = SHARED / "text" / "tinyshakespeare.txt"
-    lm = ["train", str(shakespeare), "--hidden", "256", "--layers", "2", "--seq-len", "64",
-          "--eval-every", "1000000", "--sample-every", "0", "--val-max-tokens", "5000"]
     if args.only != "tagger":
         compare(f"char LSTM 2×256, global batch {args.batch} × 64, {args.steps} steps",
-                side_runs(lm, args.batch, args.steps, work), args.rounds)
-    ewt = SHARED / "tagging" / "en_ewt" / "en_ewt-ud-train.conllu"
-    if ewt.exists() and args.only != "lm":
-        tagger = ["train-tagger", str(ewt), "--eval-every", "1000000"]
+                side_runs(LM + ["--eval-every", "1000000"], args.batch, args.steps, work),
+                args.rounds)
+    if EWT.exists() and args.only != "lm":
+        tagger = ["train-tagger", str(EWT), "--eval-every", "1000000"]
         compare(f"tagger (BiLSTM, defaults) on en_ewt, global batch {args.tagger_batch} "
                 f"sentences, {args.tagger_steps} steps",
                 side_runs(tagger, args.tagger_batch, args.tagger_steps, work), args.rounds)
@@ -221,21 +223,19 @@ def paper(args):
     from charlm.tagger.model import TaggerConfig
 
     work = tempfile.mkdtemp(prefix="charlm-workers-paper-")
-    shakespeare = SHARED / "text" / "tinyshakespeare.txt"
-    ewt = SHARED / "tagging" / "en_ewt" / "en_ewt-ud-train.conllu"
     cases = []
     for H, name in ((128, "LM 2×128 (train's default)"), (256, "LM 2×256 (the recipe)")):
         cfg = ModelConfig(vocab_size=67, hidden=H, layers=2)
-        rate = run_json(["train", str(shakespeare), "--split", "none", "--hidden", str(H),
+        rate = run_json(["train", str(SHAKESPEARE), "--split", "none", "--hidden", str(H),
                          "--batch-size", "64", "--steps", "12", "--eval-every", "1000000",
                          "--sample-every", "0", "--val-max-tokens", "5000", "-o", "p.npz"],
                         work)
         cases.append((f"{name}, batch 64×64", cfg.num_params(), lm_macs(cfg), 64 * 64, rate))
-    if ewt.exists():
+    if EWT.exists():
         # en_ewt with the defaults: 8,080 words (min count 2), 110 characters, 17 tags;
         # its sentences average 16.3 tokens.
         cfg = TaggerConfig(n_words=8080, n_chars=110, n_tags=17)
-        rate = run_json(["train-tagger", str(ewt), "--steps", "40", "--eval-every", "1000000",
+        rate = run_json(["train-tagger", str(EWT), "--steps", "40", "--eval-every", "1000000",
                          "-o", "t.npz"], work)
         cases.append(("tagger (defaults), batch 32 sentences", cfg.num_params(),
                       tagger_macs(cfg), 32 * 16.3, rate))
@@ -292,13 +292,10 @@ def breakdown(args):
     models = []
     if args.only != "tagger":
         models.append((f"char LSTM 2×256, batch {args.batch} × 64",
-                       ["train", str(SHARED / "text" / "tinyshakespeare.txt"), "--hidden", "256",
-                        "--layers", "2", "--seq-len", "64", "--batch-size", str(args.batch),
-                        "--sample-every", "0", "--val-max-tokens", "5000"], args.steps))
-    ewt = SHARED / "tagging" / "en_ewt" / "en_ewt-ud-train.conllu"
-    if ewt.exists() and args.only != "lm":
+                       LM + ["--batch-size", str(args.batch)], args.steps))
+    if EWT.exists() and args.only != "lm":
         models.append((f"tagger (defaults), batch {args.tagger_batch} sentences",
-                       ["train-tagger", str(ewt), "--batch-size", str(args.tagger_batch)],
+                       ["train-tagger", str(EWT), "--batch-size", str(args.tagger_batch)],
                        args.tagger_steps))
     for title, base, steps in models:
         print(f"\n{title}, {steps} steps on 2 ranks, {args.rounds} runs "
