@@ -31,9 +31,8 @@ SETS = {
 
 def main():
     from charlm.store import tagfile
-    from charlm.tagger.decode import transition_mask, viterbi
     from charlm.tagger.evaluate import entity_scores
-    from charlm.tagger.tagging import attach, output_layer, tag_tokens
+    from charlm.tagger.tagging import attach, make_decoder, output_layer, tag_tokens
     from charlm.text.conll import read_tagged
     from charlm.text.schemes import convert, detect_scheme
 
@@ -49,7 +48,7 @@ def main():
     scheme = bundles[0].tagging.get("scheme")
     if any(list(b.vocab.tags) != tags for b in bundles):
         raise SystemExit("the taggers do not share one tag set")
-    allowed, start, end = transition_mask(tags, scheme)
+    decode = make_decoder(tags, scheme)
     names = [os.path.basename(p) for p in args.taggers] + ["mean of all"]
     print("set".ljust(22) + "".join(n[:16].rjust(18) for n in names))
     for name, (rel, wiki) in SETS.items():
@@ -69,8 +68,7 @@ def main():
             pred = []
             for k in range(len(sents)):
                 P = np.mean([probs[i][k] for i in members], axis=0)
-                path_ids = viterbi(np.log(np.maximum(P, 1e-300))[None], [len(P)], allowed,
-                                   start, end)[0]
+                path_ids = decode(np.log(np.maximum(P, 1e-300))[None], [len(P)])[0]
                 found = [tags[j] for j in path_ids]
                 if gold_scheme != scheme:
                     found = convert(found, scheme, gold_scheme)
