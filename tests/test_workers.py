@@ -62,6 +62,18 @@ def losses(log):
             for r in map(json.loads, open(log, encoding="utf-8"))]
 
 
+@pytest.fixture(params=["shared memory", "messages"])
+def transport(request, monkeypatch):
+    """Ranks on one machine exchange gradients and weights through shared memory;
+    across machines (or with CHARLM_SHARED_MEMORY=0) by MPI messages. Both must give
+    one process's results."""
+    if request.param == "messages":
+        monkeypatch.setenv("CHARLM_SHARED_MEMORY", "0")
+    else:
+        monkeypatch.delenv("CHARLM_SHARED_MEMORY", raising=False)
+    return request.param
+
+
 def same_losses(a, b, tol=1e-9):
     la, lb = losses(a), losses(b)
     assert [r[0] for r in la] == [r[0] for r in lb]
@@ -95,7 +107,7 @@ def test_one_process_imports_nothing_of_mpi(tmp_path):
 
 
 @needs_mpi
-def test_two_ranks_match_one_process_in_float64(tmp_path):
+def test_two_ranks_match_one_process_in_float64(tmp_path, transport):
     one = charlm(tmp_path, "train", *LM, "--steps", "50", "-o", "one.npz",
                  "--log-file", "one.log")
     assert one.returncode == 0, one.stderr
@@ -110,7 +122,7 @@ def test_two_ranks_match_one_process_in_float64(tmp_path):
 
 
 @needs_mpi
-def test_a_users_own_mpiexec_and_resume_across_rank_counts(tmp_path):
+def test_a_users_own_mpiexec_and_resume_across_rank_counts(tmp_path, transport):
     """1 → 2 → 3 ranks (mpiexec) → 1 process continues as if nothing had stopped (with a
     constant rate: a cosine schedule follows the --steps of each part)."""
     lm = (*LM, "--lr-schedule", "constant")
@@ -134,7 +146,7 @@ def test_a_users_own_mpiexec_and_resume_across_rank_counts(tmp_path):
 
 
 @needs_mpi
-def test_tagger_on_two_ranks_matches_one_process(tmp_path):
+def test_tagger_on_two_ranks_matches_one_process(tmp_path, transport):
     train = write_conllu(tmp_path / "t.conllu", POS)
     args = ("train-tagger", train, "--hidden", "8", "--embed", "6", "--char-embed", "4",
             "--char-hidden", "4", "--batch-size", "5", "--steps", "12", "--eval-every", "4",
@@ -283,7 +295,7 @@ def test_a_corpus_on_stdin_reaches_every_worker(tmp_path):
 
 
 @needs_mpi
-def test_classifier_on_two_ranks_matches_one_process(tmp_path):
+def test_classifier_on_two_ranks_matches_one_process(tmp_path, transport):
     """A classifier's loss is a mean over lines, not tokens: the shares weigh as such."""
     lines = [f"{'good fine great'[:5 + i % 9]} day {i}\tpos" if i % 2 else
              f"bad {'awful poor'[:3 + i % 7]} {i}\tneg" for i in range(60)]
@@ -334,3 +346,61 @@ def test_each_ranks_dropout_draws_are_its_columns_of_one_processs(split):
         one = np.random.default_rng(5)
         one.random((4, 3, n), dtype=np.float32)
         assert rng.random() == one.random()
+
+
+# --- the exchange itself, on real ranks ---------------------------------------------------
+
+EXCHANGE = """
+import json, sys
+import numpy as np
+from mpi4py import MPI
+from charlm.engine.optim import Adam
+from charlm.training.distributed import ShardedUpdate, Workers
+w = Workers(MPI.COMM_WORLD, MPI)
+shapes = {"a": (3, 5), "b": (7,), "c": (2, 2, 2)}
+start = {k: np.random.default_rng(0).standard_normal(s) for k, s in shapes.items()}
+params = {k: v.copy() for k, v in start.items()}
+w.bind(params)
+update = ShardedUpdate(w, Adam(params, 0.1, average=0.5), params)
+one_params = {k: v.copy() for k, v in start.items()}
+one = Adam(one_params, 0.1, average=0.5)
+for step in range(3):
+    # Each rank's gradient, the mean over its tokens; the step's is their weighted mean.
+    mine = {k: np.random.default_rng(100 * step + w.rank).standard_normal(s)
+            for k, s in shapes.items()}
+    tokens = w.rank + 1
+    block, loss, total, *_, norm = w.reduce_step(mine, 2.0 * w.rank, tokens)
+    every = [{k: np.random.default_rng(100 * step + r).standard_normal(s)
+              for k, s in shapes.items()} for r in range(w.size)]
+    mean = {k: sum((r + 1) * g[k] for r, g in enumerate(every)) / total for k in shapes}
+    assert total == sum(range(1, w.size + 1))
+    assert np.isclose(norm, np.sqrt(sum(float((g ** 2).sum()) for g in mean.values())))
+    update.step(params, {"block": block})
+    one.step(one_params, mean)
+gap = max(float(np.abs(params[k] - one_params[k]).max()) for k in shapes)
+avg = update.averaged()
+gap_avg = max(float(np.abs(avg[k] - one.averaged()[k]).max()) for k in shapes)
+state = update.full_state_arrays()
+gap_state = max(float(np.abs(state[k] - one.state_arrays()[k]).max()) for k in state)
+everyone = MPI.COMM_WORLD.allgather({k: v.tolist() for k, v in params.items()})
+w.clean = True
+if w.rank == 0:
+    print(json.dumps({"shared": w.window is not None, "gap": gap, "gap_avg": gap_avg,
+                      "gap_state": gap_state, "state": sorted(state) == sorted(one.state_arrays()),
+                      "same_on_every_rank": all(e == everyone[0] for e in everyone)}))
+"""
+
+
+@needs_mpi
+@pytest.mark.parametrize("ranks", [2, 3])
+def test_the_split_update_is_one_processs_update(tmp_path, transport, ranks):
+    """Each rank updates its block of the weights (blocks of unequal size with 3 ranks,
+    cutting across arrays) and every rank ends with one process's weights, average and
+    optimiser state; on one machine through shared memory, unless told not to."""
+    r = subprocess.run([MPIEXEC, "-n", str(ranks), sys.executable, "-c", EXCHANGE],
+                       capture_output=True, text=True, env=env(tmp_path), timeout=120)
+    assert r.returncode == 0, r.stderr
+    got = json.loads(r.stdout)
+    assert got["shared"] == (transport == "shared memory")
+    assert got["gap"] <= 1e-12 and got["gap_avg"] <= 1e-12 and got["gap_state"] <= 1e-12
+    assert got["state"] and got["same_on_every_rank"]

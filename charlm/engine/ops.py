@@ -203,14 +203,15 @@ def global_norm(grads):
     return float(np.sqrt(sum(float(np.vdot(g, g)) for g in grads.values())))
 
 
-def clip_by_global_norm(grads, max_norm):
+def clip_by_global_norm(grads, max_norm, norm=None):
     """Scale all gradients by max_norm/‖g‖ when ‖g‖ > max_norm (in place).
 
     Returns (norm before clipping, whether it clipped). Clipping by the global norm
     keeps the direction of the update and only shortens it, which tames exploding
-    gradients without favouring any one weight.
+    gradients without favouring any one weight. ``norm``: ‖g‖ when it is already
+    known (a data-parallel rank holds one block of g; the ranks sum their squares).
     """
-    norm = global_norm(grads)
+    norm = global_norm(grads) if norm is None else norm
     if max_norm and max_norm > 0 and norm > max_norm:
         scale = max_norm / (norm + 1e-12)
         for g in grads.values():

@@ -80,6 +80,10 @@ class SGD(_Averaging):
         self.t = 0
         self._init_average(params, average)
 
+    def fresh(self, params):
+        """A new optimiser of this kind and settings over other parameters."""
+        return SGD(params, self.lr, self.average)
+
     def step(self, params, grads):
         self.t += 1
         for k, g in grads.items():
@@ -105,6 +109,10 @@ class Adam(_Averaging):
         self.m = {k: np.zeros_like(v) for k, v in params.items()}
         self.v = {k: np.zeros_like(v) for k, v in params.items()}
         self._init_average(params, average)
+
+    def fresh(self, params):
+        """A new optimiser of this kind and settings over other parameters."""
+        return Adam(params, self.lr, self.beta1, self.beta2, self.eps, self.average)
 
     def step(self, params, grads):
         self.t += 1

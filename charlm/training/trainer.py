@@ -27,10 +27,11 @@ on several processes at once, data-parallel: each computes its share of every ba
 (``batches.share(item, rows)`` when the batches define it, each of W ranks taking
 every W-th row; else a contiguous block of the rows of x, y and mask, whose carried
 state stays with it),
-one all-reduce per step sums the token-weighted gradients, and every rank applies
-the same update; rank 0 alone evaluates, samples and writes files. A
-checkpoint holds every row's carried state, gathered in row order, so it resumes on
-any number of ranks.
+the ranks sum the token-weighted gradients, each updates its own block of the
+weights (:class:`~charlm.training.distributed.ShardedUpdate`) and all gather the
+result; rank 0 alone evaluates, samples and writes files. A checkpoint holds every
+row's carried state, gathered in row order, and the optimiser's state gathered from
+every rank, so it resumes on any number of ranks.
 
 A loss or gradient that is NaN or infinite, or a loss above BLOWUP_FACTOR × ln V
 (far worse than guessing uniformly: the weights blew up), is never applied: the
@@ -51,7 +52,7 @@ from charlm.settings import Settings
 from charlm.errors import CharlmError, UsageError
 from charlm.engine.ops import clip_by_global_norm
 from charlm.engine.optim import OPTIMIZERS
-from charlm.training.distributed import RowRandom
+from charlm.training.distributed import RowRandom, ShardedUpdate
 from charlm.training.schedule import DEFAULT_LR, DEFAULT_SCHEDULE, SCHEDULES, learning_rate
 
 LN2 = math.log(2.0)
@@ -272,6 +273,7 @@ class Trainer:
         self.workers = workers
         self.root = workers.root
         workers.bind(self.model.params)
+        self.optimizer = ShardedUpdate(workers, self.optimizer, self.model.params)
         if self.carried is not None:        # a checkpoint holds every row: keep ours
             lo, hi = workers.share(self.carried[0][0].shape[-1])
             self.carried = ([tuple(a[..., lo:hi] for a in st) for st in self.carried]
@@ -285,7 +287,9 @@ class Trainer:
 
     def checkpoint_arrays(self):
         """Everything but the parameters that a resumed run needs, as named arrays."""
-        arrays = {f"optimizer/{k}": v for k, v in self.optimizer.state_arrays().items()}
+        state = (self.optimizer.state_arrays() if self.workers is None
+                 else self.gathered_state)           # gathered by _checkpoint
+        arrays = {f"optimizer/{k}": v for k, v in state.items()}
         if self.carried is not None:
             for layer, st in enumerate(self.carried, 1):
                 for name, a in zip(("a", "c"), st):
@@ -415,11 +419,12 @@ class Trainer:
                     loss, carried, cache = model.forward(x, y, mask, self.carried, self.rng,
                                                          train=True)
                     grads = model.backward(cache)
+                    norm, was_clipped = clip_by_global_norm(grads, cfg.clip)
                 else:
                     clock = elapsed0 + (time.perf_counter() - session_start)
-                    loss, carried, grads = self._parallel_step(x, y, mask, clock)
+                    loss, carried, grads, norm, was_clipped = self._parallel_step(
+                        x, y, mask, clock)
                 tokens = int(x.size if mask is None else mask.sum())
-                norm, was_clipped = clip_by_global_norm(grads, cfg.clip)
             if not (_finite(loss) and _finite(norm)) or loss > self.loss_ceiling:
                 s.recoveries += 1
                 if s.recoveries > MAX_RECOVERIES:
@@ -488,11 +493,13 @@ class Trainer:
     # --- data-parallel pieces ----------------------------------------------------------
 
     def _parallel_step(self, x, y, mask, clock):
-        """This rank's share of one batch, forward and backward, then the one
-        all-reduce: (loss, gradient) of the whole batch as one process would have
-        them, and the state carried by our rows. A share weighs as many as the terms
-        its mean loss is over: its unmasked targets (tokens, or lines for a
-        classifier's (N,) targets)."""
+        """This rank's share of one batch, forward and backward, then the
+        reduction: (loss, carried, grads, norm, clipped): the loss of the whole batch
+        as one process would have it, the state carried by our rows, our block of the
+        whole batch's gradient (clipped by the global norm, for :class:`ShardedUpdate`),
+        the norm before clipping and whether it clipped. A share weighs as many as
+        the terms its mean loss is over: its unmasked targets (tokens, or lines for
+        a classifier's (N,) targets)."""
         w = self.workers
         n = len(y)
         split = getattr(self.train_batches, "share", None)
@@ -515,29 +522,35 @@ class Trainer:
             weight = 0 if empty else int(ys.size if ms is None else ms.sum())
         except Exception as e:                  # out of memory, most likely
             # Without its traceback, whose frames would keep this step's arrays alive
-            # (the all-reduce below needs memory too).
+            # (the reduction below needs memory too).
             error = e.with_traceback(None)
-        grads, loss, _, stop, failed, self.clock = w.reduce_step(
+        block, loss, _, stop, failed, self.clock, norm = w.reduce_step(
             grads, loss, weight, self.stop_request, error is not None, clock)
         if failed:
             raise w.failure(error)
         self.agreed_stop = stop
-        return loss, None if empty else carried, grads
+        grads = {"block": block}
+        norm, clipped = clip_by_global_norm(grads, self.cfg.clip, norm=norm)
+        return loss, None if empty else carried, grads, norm, clipped
 
     def _checkpoint(self):
         """Write a checkpoint (rank 0); in a data-parallel run every rank first sends
-        rank 0 the state carried by its rows."""
+        rank 0 the state carried by its rows, and the ranks gather the optimiser's
+        state that each keeps for its block of the weights."""
         if self.workers is None:
             return self.save_checkpoint(self)
         mine = self.carried
         every = self.workers.gather_rows(mine)
+        self.gathered_state = self.optimizer.full_state_arrays()
         if not self.root:
+            self.gathered_state = None
             return None
         self.carried = every
         try:
             return self.save_checkpoint(self)
         finally:
             self.carried = mine
+            self.gathered_state = None
 
     def _validation(self):
         """The validation result; in a data-parallel run rank 0 computes it and
@@ -563,11 +576,19 @@ class Trainer:
         params = self.model.params
         averaged = self.optimizer.averaged()
         current = {k: params[k].copy() for k in averaged} if averaged else {}
+        # Ranks on one machine share one copy of the weights: every rank keeps the
+        # current ones before any writes the average, and rank 0 has evaluated and
+        # saved it before any writes them back.
+        shared = averaged and self.workers is not None
+        if shared:
+            self.workers.barrier()
         for k, a in (averaged or {}).items():
             params[k][...] = a
         try:
             event = self._assess(lr, count_patience)
         finally:
+            if shared:
+                self.workers.barrier()
             for k, a in current.items():
                 params[k][...] = a
         if (all(np.isfinite(p).all() for p in params.values())
