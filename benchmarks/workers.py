@@ -23,11 +23,12 @@ all-reduce over 1 Gb/s and 10 Gb/s links would take as long as the computing, an
 the speed-up to expect at 4, 16 and 64 ranks (computed).
 
 --breakdown splits a 2-rank step into its parts: each rank records, at every step, the
-time it computed (from the end of one all-reduce to the start of the next: forward,
-backward, the update) and the time it spent in the all-reduce (the transfer plus
-waiting for the other rank). It prints the medians and means per rank, and what the
-ranks lose to waiting: the mean over steps of the slower rank's computing, less the
-mean of their own.
+time it computed (from the end of one exchange of gradients to the start of the
+next: forward, backward, the update of its block of the weights and the barrier or
+gather after it) and the time it spent in the exchange (summing its block of the
+gradients, waiting for the other rank included). It prints the medians and means per
+rank, and what the ranks lose to waiting: the mean over steps of the slower rank's
+computing, less the mean of their own.
 
 --startup measures the way ranks get their data: rank 0 reads (and caches) the
 corpus, then the other ranks read the cached token ids, memory-mapped: seconds to
@@ -264,7 +265,7 @@ def paper(args):
                   f"batch; speed-up {'; '.join(speed)}")
 
 
-# Run by each rank under mpiexec in --breakdown: times every all-reduce of the run,
+# Run by each rank under mpiexec in --breakdown: times every exchange of the run,
 # then writes them to OUT/rank<r>.json. BLAS threads are set before NumPy loads.
 PROBE = """
 import json, os, sys, time
@@ -322,7 +323,7 @@ def breakdown(args):
             lost.append(statistics.mean(max(a, b) - (a + b) / 2 for a, b in both))
         for r in (0, 1):
             print(f"  rank {r}: computing median {statistics.median(compute[r]):5.1f}, mean "
-                  f"{statistics.mean(compute[r]):5.1f}; in the all-reduce median "
+                  f"{statistics.mean(compute[r]):5.1f}; in the exchange median "
                   f"{statistics.median(reduce[r]):4.1f}, mean {statistics.mean(reduce[r]):4.1f}")
         print(f"  lost to waiting for the slower rank: {statistics.mean(lost):.1f} ms a step "
               f"(runs: {', '.join(f'{x:.1f}' for x in lost)})")
@@ -338,7 +339,7 @@ def main():
     ap.add_argument("--only", choices=["lm", "tagger"], help="time one of the two models")
     ap.add_argument("--startup", action="store_true")
     ap.add_argument("--breakdown", action="store_true",
-                    help="split a 2-rank step into computing, all-reduce and waiting")
+                    help="split a 2-rank step into computing, exchange and waiting")
     ap.add_argument("--paper", action="store_true")
     ap.add_argument("--mb", type=int, default=200)
     args = ap.parse_args()

@@ -404,3 +404,11 @@ def test_the_split_update_is_one_processs_update(tmp_path, transport, ranks):
     assert got["shared"] == (transport == "shared memory")
     assert got["gap"] <= 1e-12 and got["gap_avg"] <= 1e-12 and got["gap_state"] <= 1e-12
     assert got["state"] and got["same_on_every_rank"]
+
+
+def test_shared_memory_is_used_only_where_there_is_room(tmp_path):
+    from charlm.training.distributed import _room_in_shared_memory
+    free = os.statvfs(tmp_path).f_bavail * os.statvfs(tmp_path).f_frsize
+    assert _room_in_shared_memory(1, folder=str(tmp_path))
+    assert not _room_in_shared_memory(free, folder=str(tmp_path))
+    assert _room_in_shared_memory(10**15, folder=str(tmp_path / "absent"))

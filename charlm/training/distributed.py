@@ -201,6 +201,8 @@ class Workers:
         itemsize = np.dtype(dtype).itemsize
         window = None
         try:
+            if not _room_in_shared_memory(n * itemsize):
+                raise MemoryError
             window = MPI.Win.Allocate_shared(n * itemsize if self.root else 0, itemsize,
                                              comm=self.comm)
             memory, _ = window.Shared_query(0)
@@ -422,6 +424,17 @@ class ShardedUpdate:
             for k, a in self.workers.split(self.workers.gather(own)).items():
                 out[f"{group}/{k}"] = a
         return out
+
+
+def _room_in_shared_memory(nbytes, folder="/dev/shm"):
+    """Whether the folder MPI maps shared memory from (on Linux) has room for
+    ``nbytes`` with as much to spare: a container's small /dev/shm would otherwise
+    end the run with SIGBUS when the memory is first touched, not with an error."""
+    try:
+        st = os.statvfs(folder)
+    except OSError:                         # no such folder: MPI uses another kind
+        return True
+    return st.f_bavail * st.f_frsize >= 2 * nbytes
 
 
 def _attempt(build):
