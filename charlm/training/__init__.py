@@ -6,7 +6,8 @@
 * :mod:`~charlm.training.defaults`: the language model's dropout default;
 * :mod:`~charlm.training.run`: output paths, resume overrides, carried state.
 * :mod:`~charlm.training.distributed`: data-parallel training over MPI (several
-  processes, one all-reduce per step); the only module that imports mpi4py.
+  processes: one exchange of gradients per step, each rank updating its block of
+  the weights); the only module that imports mpi4py.
 
 The loop talks to a model through a small interface: ``params`` (a dict of arrays),
 ``forward(x, y, mask, state, rng, train)`` → (loss, state, cache),
