@@ -264,7 +264,7 @@ class Workers:
         ctrl[_SQUARES] = float(np.vdot(block, block))
         self.comm.Allreduce(self.MPI.IN_PLACE, ctrl, op=self.MPI.SUM)
         total = float(ctrl[_TOKENS])
-        norm = float("nan")
+        norm = 0.0
         if total > 0:
             block *= block.dtype.type(1.0 / total)
             norm = float(np.sqrt(ctrl[_SQUARES])) / total

@@ -266,6 +266,7 @@ class Trainer:
         self.workers = None                 # this process alone, until distribute()
         self.root = True
         self.agreed_stop = None             # the stop every rank agreed on (data-parallel)
+        self.gathered_state = None          # every rank's optimiser state, for a checkpoint
 
     def distribute(self, workers):
         """Train as one of ``workers`` (a :class:`~charlm.training.distributed.Workers`),
