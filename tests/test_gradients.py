@@ -79,6 +79,22 @@ def test_softmax_cross_entropy_gradient_with_mask(rng):
     assert np.all(dlogits[1, :, 1] == 0) and np.all(dlogits[2] == 0)
 
 
+def test_a_float32_mask_keeps_a_float64_gradient_exact(rng):
+    """The batches' masks are float32; a float64 model's gradient must not round
+    1/#tokens to float32 (which made data-parallel ranks differ from one process
+    by 1e-8 in float64)."""
+    logits = rng.standard_normal((T, V, N))
+    y = rng.integers(0, V, (T, N))
+    mask = np.array([[1, 1], [1, 1], [1, 0]], dtype=np.float32)     # 5 tokens
+    _, cache = ops.softmax_cross_entropy_forward(logits, y, mask)
+    dlogits = ops.softmax_cross_entropy_backward(1.0, cache)
+    p = np.exp(ops.log_softmax(logits, axis=1))
+    p[np.arange(T)[:, None], y, np.arange(N)[None, :]] -= 1.0
+    expected = p * mask.astype(np.float64)[:, None, :] / 5.0
+    assert dlogits.dtype == np.float64
+    assert np.abs(dlogits - expected).max() <= 1e-16
+
+
 def test_softmax_cross_entropy_is_stable_for_huge_logits():
     logits = np.array([[[1e4], [0.0], [-1e4]]], dtype=np.float32)    # (T, V, N) = (1, 3, 1)
     with np.errstate(over="raise", invalid="raise"):

@@ -176,7 +176,9 @@ def softmax_cross_entropy_backward(dloss, cache):
     if mask is None:
         dlogits *= scale
     else:
-        dlogits *= (mask * scale)[:, None, :].astype(dlogits.dtype)
+        # In the gradient's dtype: a float32 mask times 1/count would round the scale
+        # to float32 in a float64 model.
+        dlogits *= (mask.astype(dlogits.dtype, copy=False) * scale)[:, None, :]
     return dlogits
 
 
