@@ -1,6 +1,7 @@
 """Data-parallel training with real MPI ranks: `--workers N` and `mpiexec -n N charlm
-train` give the losses and weights of one process (float64: within 1e-9), resume
-across rank counts, and end cleanly when a rank fails, is killed or is interrupted."""
+train` give the losses and weights of one process (float64: within 1e-12, so that a
+value rounded to float32 on the way, off by 1e-8, shows), the same validation counts,
+resume across rank counts, and end cleanly when a rank fails, is killed or is interrupted."""
 
 import json
 import os
@@ -14,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from charlm.cli.app import cli
-from test_tagger_cli import POS, write_conllu
+from test_tagger_cli import NER, POS, write_conllu
 
 MPIEXEC = os.path.join(os.path.dirname(sys.executable), "mpiexec")
 needs_mpi = pytest.mark.skipif(
@@ -62,6 +63,13 @@ def losses(log):
             for r in map(json.loads, open(log, encoding="utf-8"))]
 
 
+def metrics(log):
+    """Each evaluation's counted metrics (accuracy, F1: not the loss and its kin)."""
+    return [{k: v for k, v in r.items() if k.startswith("val_")
+             and k not in ("val_loss", "val_perplexity", "val_bits_per_char")}
+            for r in map(json.loads, open(log, encoding="utf-8"))]
+
+
 @pytest.fixture(params=["shared memory", "messages"])
 def transport(request, monkeypatch):
     """Ranks on one machine exchange gradients and weights through shared memory;
@@ -74,11 +82,13 @@ def transport(request, monkeypatch):
     return request.param
 
 
-def same_losses(a, b, tol=1e-9):
+def same_losses(a, b, tol=1e-12):
     la, lb = losses(a), losses(b)
     assert [r[0] for r in la] == [r[0] for r in lb]
     for ra, rb in zip(la, lb):
         assert abs(ra[1] - rb[1]) <= tol and abs(ra[2] - rb[2]) <= tol, (ra, rb)
+    # The ranks validate a share each and add up their counts: the same counts.
+    assert metrics(a) == metrics(b)
 
 
 def test_without_mpi_workers_says_what_to_install(monkeypatch, tmp_path):
@@ -117,8 +127,8 @@ def test_two_ranks_match_one_process_in_float64(tmp_path, transport):
     assert json.loads(two.stdout)["workers"] == 2          # rank 0's summary, once
     assert "2 workers" in two.stderr
     same_losses(tmp_path / "one.log", tmp_path / "two.log")
-    assert max_difference(tmp_path / "one.ckpt.npz", tmp_path / "two.ckpt.npz") <= 1e-9
-    assert max_difference(tmp_path / "one.npz", tmp_path / "two.npz") <= 1e-9
+    assert max_difference(tmp_path / "one.ckpt.npz", tmp_path / "two.ckpt.npz") <= 1e-12
+    assert max_difference(tmp_path / "one.npz", tmp_path / "two.npz") <= 1e-12
 
 
 @needs_mpi
@@ -142,21 +152,25 @@ def test_a_users_own_mpiexec_and_resume_across_rank_counts(tmp_path, transport):
                "--progress", "off")
     assert d.returncode == 0, d.stderr
     same_losses(tmp_path / "ref.log", tmp_path / "m.log")
-    assert max_difference(tmp_path / "ref.ckpt.npz", tmp_path / "m.ckpt.npz") <= 1e-9
+    assert max_difference(tmp_path / "ref.ckpt.npz", tmp_path / "m.ckpt.npz") <= 1e-12
 
 
 @needs_mpi
-def test_tagger_on_two_ranks_matches_one_process(tmp_path, transport):
-    train = write_conllu(tmp_path / "t.conllu", POS)
+@pytest.mark.parametrize("tags, ranks", [(POS, 2), (NER, 2), (NER, 3)])
+def test_tagger_on_two_ranks_matches_one_process(tmp_path, transport, tags, ranks):
+    """Entity tags are scored by F1 over the ranks' decoded sentences put together."""
+    train = write_conllu(tmp_path / "t.conllu", tags)
     args = ("train-tagger", train, "--hidden", "8", "--embed", "6", "--char-embed", "4",
             "--char-hidden", "4", "--batch-size", "5", "--steps", "12", "--eval-every", "4",
             "--dtype", "float64", "--progress", "off")
     one = charlm(tmp_path, *args, "-o", "one.npz", "--log-file", "one.log")
     assert one.returncode == 0, one.stderr
-    two = charlm(tmp_path, *args, "-o", "two.npz", "--log-file", "two.log", workers=2)
+    two = charlm(tmp_path, *args, "-o", "two.npz", "--log-file", "two.log", workers=ranks)
     assert two.returncode == 0, two.stderr
+    if tags is NER:
+        assert "val_f1" in metrics(tmp_path / "two.log")[0]
     same_losses(tmp_path / "one.log", tmp_path / "two.log")
-    assert max_difference(tmp_path / "one.ckpt.npz", tmp_path / "two.ckpt.npz") <= 1e-9
+    assert max_difference(tmp_path / "one.ckpt.npz", tmp_path / "two.ckpt.npz") <= 1e-12
 
 
 @needs_mpi
@@ -291,7 +305,7 @@ def test_a_corpus_on_stdin_reaches_every_worker(tmp_path):
 
     train("one.npz")
     train("two.npz", "--workers", "2")
-    assert max_difference(tmp_path / "one.ckpt.npz", tmp_path / "two.ckpt.npz") <= 1e-9
+    assert max_difference(tmp_path / "one.ckpt.npz", tmp_path / "two.ckpt.npz") <= 1e-12
 
 
 @needs_mpi
@@ -307,7 +321,7 @@ def test_classifier_on_two_ranks_matches_one_process(tmp_path, transport):
     two = charlm(tmp_path, *args, "-o", "two.npz", "--log-file", "two.log", workers=2)
     assert two.returncode == 0, two.stderr
     same_losses(tmp_path / "one.log", tmp_path / "two.log")
-    assert max_difference(tmp_path / "one.ckpt.npz", tmp_path / "two.ckpt.npz") <= 1e-9
+    assert max_difference(tmp_path / "one.ckpt.npz", tmp_path / "two.ckpt.npz") <= 1e-12
 
 
 # --- how a batch is split between ranks (no MPI needed) ---------------------------------

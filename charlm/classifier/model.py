@@ -209,14 +209,25 @@ class ClassifierModel:
 
     def evaluate(self, batches):
         """Validation: {"loss", "accuracy", "macro_f1"}; higher accuracy is better."""
-        from charlm.classifier.metrics import scores
+        return self.summarize(self.tally(batches.epoch()))
 
+    def tally(self, items):
+        """What :meth:`evaluate` adds up over ``items`` (batches (x, y, mask)): the
+        summed loss and the gold and predicted label of every line. Tallies of
+        disjoint lines add up key by key (numbers add, lists join)."""
         total, gold, pred = 0.0, [], []
-        for x, y, _ in batches.epoch():
+        for x, y, _ in items:
             logp = self.log_probs(x)                                      # (N, K)
             total -= float(np.take_along_axis(logp, y[:, None], axis=1).sum(dtype=np.float64))
             gold.extend(int(v) for v in y)
             pred.extend(int(v) for v in logp.argmax(axis=1))
-        s = scores(gold, pred, self.config.n_labels)
-        return {"loss": total / max(len(gold), 1), "accuracy": s["accuracy"],
+        return {"loss": total, "gold": gold, "pred": pred}
+
+    def summarize(self, tally):
+        """The metrics of :meth:`evaluate` from a :meth:`tally`."""
+        from charlm.classifier.metrics import scores
+
+        gold = tally["gold"]
+        s = scores(gold, tally["pred"], self.config.n_labels)
+        return {"loss": tally["loss"] / max(len(gold), 1), "accuracy": s["accuracy"],
                 "macro_f1": s["macro_f1"]}

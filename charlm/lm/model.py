@@ -266,17 +266,29 @@ class LanguageModel:
     def evaluate(self, batches):
         """Mean loss in nats per token over every window of ``batches`` (forward only,
         the state carried from window to window). Lower is better."""
+        return self.summarize(self.tally(batches.epoch()))
+
+    def tally(self, windows):
+        """What :meth:`evaluate` adds up over ``windows`` ((x, y, mask) in order, the
+        same rows in each): the summed loss and the tokens, as {"loss", "tokens"}.
+        Tallies of disjoint rows add up key by key (a data-parallel run's workers
+        each tally their rows)."""
         total, count = 0.0, 0.0
         state = None
-        for x, y, mask in batches.epoch():
+        for x, y, mask in windows:
             lp, state = self.log_probs(x, y, state)
             if mask is None:
-                total -= lp.sum()
+                total -= float(lp.sum(dtype=np.float64))
                 count += lp.size
             else:
-                total -= (lp * mask).sum()
-                count += mask.sum()
-        return total / max(count, 1.0)
+                total -= float((lp * mask).sum(dtype=np.float64))
+                count += float(mask.sum())
+        return {"loss": total, "tokens": count}
+
+    @staticmethod
+    def summarize(tally):
+        """The mean loss per token of a :meth:`tally`."""
+        return tally["loss"] / max(tally["tokens"], 1.0)
 
     def stepper(self):
         """A :class:`Stepper` for token-by-token use (sampling)."""

@@ -405,9 +405,17 @@ class TaggerModel:
         exact span and type, after decoding). A joint tagger adds "accuracy2" (its
         second layer's) and "joint", the first layer's F1 (entity tags) or accuracy
         plus accuracy2, which selects its best model. Higher is better."""
+        return self.summarize(self.tally(batches.epoch()))
+
+    def tally(self, items):
+        """What :meth:`evaluate` adds up over ``items`` (batches (x, y, mask)): the
+        summed loss, the tokens, the right tags of each layer and, for entity tags,
+        the gold and decoded tag ids of every sentence. Tallies of disjoint
+        sentences add up key by key (numbers add, lists join: a data-parallel run's
+        workers each tally their sentences)."""
         total = count = correct = correct2 = 0.0
         gold, pred = [], []
-        for x, y, mask in batches.epoch():
+        for x, y, mask in items:
             h = self.encode(x)
             y, y2 = (y, None) if y.ndim == 2 else (y[:, :, 0], y[:, :, 1])
             scores = self.scores_from(h, x)                                # (N, T, K)
@@ -427,14 +435,22 @@ class TaggerModel:
                 g = y[n, :len(path)]
                 correct += int((np.asarray(path) == g).sum())
                 if self.entities:
-                    gold.append([self.tags[i] for i in g])
-                    pred.append([self.tags[i] for i in path])
-        out = {"loss": total / max(count, 1.0), "accuracy": correct / max(count, 1.0)}
+                    gold.append(g.tolist())
+                    pred.append(list(path))
+        return {"loss": float(total), "tokens": count, "correct": correct,
+                "correct2": correct2, "gold": gold, "pred": pred}
+
+    def summarize(self, tally):
+        """The metrics of :meth:`evaluate` from a :meth:`tally`."""
+        count = max(tally["tokens"], 1.0)
+        out = {"loss": tally["loss"] / count, "accuracy": tally["correct"] / count}
         if self.entities:
             from charlm.tagger.evaluate import score
 
-            out["f1"] = score(gold, pred)["entities"]["f1"]
+            tags = self.tags
+            out["f1"] = score([[tags[i] for i in s] for s in tally["gold"]],
+                              [[tags[i] for i in s] for s in tally["pred"]])["entities"]["f1"]
         if self.config.n_tags2:
-            out["accuracy2"] = correct2 / max(count, 1.0)
+            out["accuracy2"] = tally["correct2"] / count
             out["joint"] = out["f1" if self.entities else "accuracy"] + out["accuracy2"]
         return out

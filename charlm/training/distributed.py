@@ -39,8 +39,9 @@ of one rank (it cannot go on: out of memory…) and rank 0's clock, which drives
 limits and schedules.
 
 Only this module imports mpi4py, and only when a run has more than one rank: a
-single process never loads MPI. Rank 0 alone evaluates (the others receive the
-result), writes files and reports; see :class:`Workers`.
+single process never loads MPI. Each rank validates its share of the validation
+batches and rank 0 adds up their tallies (every rank receives the result); rank 0
+alone writes files and reports; see :class:`Workers`.
 """
 
 from __future__ import annotations
@@ -303,6 +304,15 @@ class Workers:
     def bcast(self, obj):
         """Rank 0's ``obj`` on every rank (small Python values: pickled)."""
         return self.comm.bcast(obj, root=0)
+
+    def collect(self, obj):
+        """Every rank's ``obj``, in rank order, on rank 0 (None elsewhere): small
+        Python values, pickled (a validation tally)."""
+        return self.comm.gather(obj, root=0)
+
+    def any(self, flag):
+        """Whether ``flag`` is true on any rank (every rank learns it)."""
+        return bool(self.comm.allreduce(int(bool(flag)), op=self.MPI.MAX))
 
     def gather_rows(self, state):
         """The carried state of every row, on rank 0 (None elsewhere): each rank's

@@ -6,7 +6,9 @@ small interface: ``params`` ({name: array}), ``forward(x, y, mask, state, rng,
 train)`` → (mean loss, state carried to the next batch or None, cache),
 ``backward(cache)`` → {name: gradient}, ``evaluate(batches)`` → a validation loss
 (lower is better) or a dict of metrics holding it under ``"loss"``, ``num_params()``
-and ``chance_loss()`` (the loss of a uniform guess). Batches come from an object with
+and ``chance_loss()`` (the loss of a uniform guess); ``evaluate`` is
+``summarize(tally(batches.epoch()))``, where a tally is a dict of sums and lists
+that add up over disjoint rows. Batches come from an object with
 ``epoch(rng)`` → a list of (x, y, mask) and ``tokens()``.
 
 One step = one batch (for the language model a window of T steps on N rows,
@@ -29,7 +31,8 @@ every W-th row; else a contiguous block of the rows of x, y and mask, whose carr
 state stays with it),
 the ranks sum the token-weighted gradients, each updates its own block of the
 weights (:class:`~charlm.training.distributed.ShardedUpdate`) and all gather the
-result; rank 0 alone evaluates, samples and writes files. A checkpoint holds every
+result. Each rank validates its share of the validation batches too, and rank 0
+adds up their tallies; rank 0 alone samples and writes files. A checkpoint holds every
 row's carried state, gathered in row order, and the optimiser's state gathered from
 every rank, so it resumes on any number of ranks.
 
@@ -493,6 +496,16 @@ class Trainer:
 
     # --- data-parallel pieces ----------------------------------------------------------
 
+    def _my_rows(self, batches, n):
+        """This rank's rows (a slice) of a batch of ``n`` from ``batches``, and the
+        function that takes them from (x, y, mask): ``batches.share`` and every W-th
+        row when the batches define it, else a contiguous block, whose carried state
+        stays with it from batch to batch."""
+        split = getattr(batches, "share", None)
+        if split is None:
+            return slice(*self.workers.share(n)), _rows
+        return self.workers.interleaved(n), split
+
     def _parallel_step(self, x, y, mask, clock):
         """This rank's share of one batch, forward and backward, then the
         reduction: (loss, carried, grads, norm, clipped): the loss of the whole batch
@@ -503,11 +516,7 @@ class Trainer:
         a classifier's (N,) targets)."""
         w = self.workers
         n = len(y)
-        split = getattr(self.train_batches, "share", None)
-        if split is None:                       # blocks: each keeps its rows' state
-            rows, split = slice(*w.share(n)), _rows
-        else:
-            rows = w.interleaved(n)
+        rows, split = self._my_rows(self.train_batches, n)
         # A rank without rows (a batch smaller than the ranks) computes row 0 and
         # counts nothing: its generator must still advance like the others'.
         empty = len(range(n)[rows]) == 0
@@ -554,22 +563,41 @@ class Trainer:
             self.gathered_state = None
 
     def _validation(self):
-        """The validation result; in a data-parallel run rank 0 computes it and
-        every rank receives it."""
+        """The validation result. In a data-parallel run each rank tallies its rows of
+        every validation batch (as it trains on its rows of a training batch), rank 0
+        adds the tallies up in rank order and summarizes them, and every rank
+        receives the result: the same counts as one process, and the same losses
+        but for the order of the additions."""
         if not self.val_batches:
             return None
         if self.workers is None:
             return self.model.evaluate(self.val_batches)
+        w = self.workers
+        tally, error = None, None
+        try:
+            tally = self.model.tally(self._my_validation_share())
+        except Exception as e:                  # out of memory, most likely
+            error = e.with_traceback(None)
+        if w.any(error is not None):
+            raise w.failure(error)
+        tallies = w.collect(tally)
         result = None
         if self.root:
             try:
-                result = ("ok", self.model.evaluate(self.val_batches))
+                result = ("ok", self.model.summarize(add_tallies(tallies)))
             except Exception as e:
                 result = ("failed", e)
-        result = self.workers.bcast(result if self.root else None)
+        result = w.bcast(result)
         if result[0] != "ok":
-            raise self.workers.failure(result[1] if self.root else None)
+            raise w.failure(result[1] if self.root else None)
         return result[1]
+
+    def _my_validation_share(self):
+        """This rank's rows of each validation batch (batches with none left out)."""
+        for item in self.val_batches.epoch():
+            rows, split = self._my_rows(self.val_batches, len(item[1]))
+            if len(range(len(item[1]))[rows]):
+                yield split(item, rows)
 
     def _evaluate(self, lr, count_patience):
         """Validate and, when better, save: the averaged weights when training keeps
@@ -630,6 +658,16 @@ class Trainer:
         return Evaluated(s.step, val, s.smooth_loss, s.best_val, s.best_step, improved, saved,
                          lr, self.last_grad_norm, s.tokens, s.elapsed, self._epochs_done(),
                          metrics, s.best_metrics)
+
+
+def add_tallies(tallies):
+    """Validation tallies of disjoint rows added up key by key, in order: numbers and
+    arrays add, lists join."""
+    out = {}
+    for tally in tallies:
+        for k, v in tally.items():
+            out[k] = v if k not in out else out[k] + v
+    return out
 
 
 def _rows(item, rows):
