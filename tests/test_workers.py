@@ -157,7 +157,7 @@ def test_a_users_own_mpiexec_and_resume_across_rank_counts(tmp_path, transport):
 
 @needs_mpi
 @pytest.mark.parametrize("tags, ranks", [(POS, 2), (NER, 2), (NER, 3)])
-def test_tagger_on_two_ranks_matches_one_process(tmp_path, transport, tags, ranks):
+def test_tagger_on_several_ranks_matches_one_process(tmp_path, transport, tags, ranks):
     """Entity tags are scored by F1 over the ranks' decoded sentences put together."""
     train = write_conllu(tmp_path / "t.conllu", tags)
     args = ("train-tagger", train, "--hidden", "8", "--embed", "6", "--char-embed", "4",
