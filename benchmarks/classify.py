@@ -63,6 +63,7 @@ dev accuracy, SST-2 / names (names also macro-F1):
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -132,6 +133,121 @@ def speed(args):
         training_speed(b, task, args.train_steps)
 
 
+def read_split(task, split):
+    """(texts, labels) of one of the task's TSV files."""
+    from charlm.text.labelled import read_labelled
+
+    rows = read_labelled(str(SHARED / "classify" / task / f"{split}.tsv"))
+    return [e.text for e in rows], [e.label for e in rows]
+
+
+def ngram_peer(task, splits):
+    """A linear model on n-grams, tuned on dev: logistic regression (scikit-learn) on
+    TF-IDF character n-grams of 1-4 inside word boundaries (names) or word 1-2 grams
+    (SST-2). Returns (classes, {split: probabilities}) or None without scikit-learn."""
+    try:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+    except ImportError:
+        print("n-gram logistic regression: scikit-learn is not installed, skipped")
+        return None
+    grams = (dict(analyzer="char_wb", ngram_range=(1, 4), lowercase=False)
+             if task == "names" else dict(analyzer="word", ngram_range=(1, 2),
+                                          token_pattern=r"\S+"))
+    (x_tr, y_tr), (x_dv, y_dv) = splits["train"], splits["dev"]
+    vec = TfidfVectorizer(sublinear_tf=True, **grams)
+    a_tr = vec.fit_transform(x_tr)
+    best = None
+    for c in (1, 3, 10, 30):
+        lr = LogisticRegression(C=c, max_iter=3000).fit(a_tr, y_tr)
+        acc = float(np.mean(lr.predict(vec.transform(x_dv)) == np.array(y_dv)))
+        print(f"n-gram logistic regression, C={c}: dev {acc:.2%}", flush=True)
+        if best is None or acc > best[0]:
+            best = (acc, c, lr)
+    acc, c, lr = best
+    probs = {k: lr.predict_proba(vec.transform(x)) for k, (x, _) in splits.items()}
+    test = float(np.mean(lr.classes_[probs["test"].argmax(1)] == np.array(splits["test"][1])))
+    print(f"n-gram logistic regression (C={c}, chosen on dev): dev {acc:.2%}, "
+          f"test {test:.2%}")
+    return list(lr.classes_), probs
+
+
+def fasttext_peer(task, splits, work):
+    """fastText supervised (fasttext-numpy2), character n-grams 2-5 for names, word
+    bigrams for SST-2; epochs and learning rate chosen on dev."""
+    try:
+        import fasttext
+    except ImportError:
+        print("fastText: fasttext-numpy2 is not installed, skipped")
+        return
+    os.makedirs(work, exist_ok=True)
+
+    def lines(split):
+        path = os.path.join(work, f"{task}.{split}.ft")
+        with open(path, "w", encoding="utf-8") as f:
+            for text, label in zip(*splits[split]):
+                f.write(f"__label__{label} " + re.sub(r"\s+", "_" if task == "names" else " ",
+                                                     text.strip()) + "\n")
+        return path
+
+    def accuracy(model, split):
+        x, y = splits[split]
+        text = [re.sub(r"\s+", "_" if task == "names" else " ", t.strip()) for t in x]
+        got = [labels[0][len("__label__"):] for labels in model.predict(text)[0]]
+        return float(np.mean(np.array(got) == np.array(y)))
+
+    train = lines("train")
+    grams = dict(minn=2, maxn=5) if task == "names" else dict(wordNgrams=2)
+    best = None
+    for epoch in (25, 50, 100):
+        for lr in (0.2, 0.5):
+            m = fasttext.train_supervised(train, epoch=epoch, lr=lr, dim=100, thread=1,
+                                          verbose=0, seed=1, **grams)
+            acc = accuracy(m, "dev")
+            if best is None or acc > best[0]:
+                best = (acc, epoch, lr, m)
+    acc, epoch, lr, m = best
+    print(f"fastText ({', '.join(f'{k} {v}' for k, v in grams.items())}; epoch {epoch}, "
+          f"lr {lr}, chosen on dev): dev {acc:.2%}, test {accuracy(m, 'test'):.2%}")
+
+
+def peers(args):
+    """Other kinds of model on the same split, and what the split itself allows."""
+    header(f"{args.task}: peers on the same files, one thread")
+    splits = {s: read_split(args.task, s) for s in ("train", "dev", "test")}
+    seen = {}
+    for text, label in zip(*splits["train"]):
+        seen.setdefault(text, set()).add(label)
+    for split in ("dev", "test"):
+        x, y = splits[split]
+        again = [lab for t, lab in zip(x, y) if t in seen]
+        other = sum(lab not in seen[t] for t, lab in zip(x, y) if t in seen)
+        print(f"{split}: {len(again):,} of {len(x):,} lines occur in train; {other:,} of "
+              "them only with another label there")
+    peer = ngram_peer(args.task, splits)
+    fasttext_peer(args.task, splits, args.output)
+    if peer is None or not args.model:
+        return
+    from charlm.classifier import file as classfile
+    from charlm.classifier.classify import log_probs
+
+    classes, probs = peer
+    b = classfile.load(args.model)
+    cols = [b.vocab.labels.index(c) for c in classes]
+    mine = {s: np.exp(log_probs(b.model, b.vocab, b.text, splits[s][0]))[:, cols]
+            for s in ("dev", "test")}
+
+    def acc(p, split):
+        return float(np.mean(np.array(classes)[p.argmax(1)] == np.array(splits[split][1])))
+
+    print(f"{args.model}: dev {acc(mine['dev'], 'dev'):.2%}, test "
+          f"{acc(mine['test'], 'test'):.2%}")
+    for w in (0.25, 0.5, 0.75):
+        mix = {s: w * mine[s] + (1 - w) * probs[s] for s in ("dev", "test")}
+        print(f"{w:g} × charlm + {1 - w:g} × n-gram model (the mean of probabilities): dev "
+              f"{acc(mix['dev'], 'dev'):.2%}, test {acc(mix['test'], 'test'):.2%}")
+
+
 def training_speed(bundle, task, steps):
     """Training tokens per second with the model's own settings, ``steps`` batches."""
     from charlm.classifier.data import LineBatches, line_tokens
@@ -165,6 +281,11 @@ def main():
     q.add_argument("--time", default="10m")
     q.add_argument("-o", "--output", default=".")
     q.add_argument("--log-file", help="train-classifier's log of every evaluation")
+    p = sub.add_parser("peers")
+    p.add_argument("task", choices=sorted(TASKS))
+    p.add_argument("-o", "--output", default=".", help="folder for fastText's input files")
+    p.add_argument("--model", help="a charlm classifier of the task to combine with the "
+                   "n-gram model")
     s = sub.add_parser("speed")
     s.add_argument("--sst2")
     s.add_argument("--names")
@@ -176,7 +297,7 @@ def main():
     extra = argv[argv.index("--") + 1:] if "--" in argv else []
     args = ap.parse_args(argv[:argv.index("--")] if "--" in argv else argv)
     args.extra = extra
-    quality(args) if args.what == "quality" else speed(args)
+    {"quality": quality, "peers": peers, "speed": speed}[args.what](args)
 
 
 if __name__ == "__main__":
