@@ -107,11 +107,45 @@ def test_info_shows_the_many_to_one_notation(sentiment):
     model, _ = sentiment
     r = run("info", model)
     assert r.exit_code == 0
-    assert "ŷ = softmax(W_y h + b_y)" in r.stdout and "a←⟨t+1⟩" in r.stdout
-    assert "h = max_t [a→⟨t⟩; a←⟨t⟩]" in r.stdout
-    assert "labels  2" in r.stdout
+    assert "ŷ = softmax(½ (W_y h + b_y) + ½ (W_g g + b_g))" in r.stdout
+    assert "a←⟨t+1⟩" in r.stdout and "h = max_t [a→⟨t⟩; a←⟨t⟩]" in r.stdout
+    assert "labels  2" in r.stdout and "n-grams of 1-2 words" in r.stdout
+    assert re.search(r"ngram\.W_g\s+\(2, \d+\)", r.stdout)
     d = json.loads(run("info", model, "--format", "json").stdout)
     assert d["kind"] == "classifier" and d["vocab"]["labels"] == ["neg", "pos"]
+    assert d["model"]["ngrams"] == 2 and d["ngrams"]["count"] > 0
+    assert set(d["ngrams"]["strongest"]) == {"neg", "pos"}
+
+
+def test_without_the_ngram_part(tmp_path):
+    train = write_tsv(tmp_path / "t.tsv")
+    r = run("train-classifier", train, "-o", tmp_path / "x.npz", "--steps", "3", *SMALL,
+            "--ngrams", "0", "--progress", "off")
+    assert r.exit_code == 0 and "n-gram part" not in r.stderr
+    info = run("info", tmp_path / "x.npz").stdout
+    assert "ŷ = softmax(W_y h + b_y)" in info and "ngram.W_g" not in info
+    assert run("classify", "-m", tmp_path / "x.npz", input="loved it\n").exit_code == 0
+
+
+def test_the_ngram_part_is_fitted_and_reported(tmp_path):
+    train = write_tsv(tmp_path / "t.tsv")
+    r = run("train-classifier", train, "-o", tmp_path / "x.npz", "--steps", "3", *SMALL,
+            "--level", "char", "--progress", "off")
+    assert r.exit_code == 0
+    assert re.search(r"n-gram part: [\d,]+ n-grams of 1-4 characters .* fitted in", r.stderr)
+    for bad in ("9", "-1"):
+        r = run("train-classifier", train, "--ngrams", bad, "-o", tmp_path / "y.npz")
+        assert r.exit_code == 2 and "--ngrams" in r.stderr
+
+
+def test_ngrams_too_long_for_the_vocabulary_are_a_usage_error(tmp_path):
+    rows = [(" ".join(f"w{i}x{j}" for j in range(3)), "ab"[i % 2]) for i in range(400)]
+    train = write_tsv(tmp_path / "t.tsv", rows, times=2)
+    r = run("train-classifier", train, "-o", tmp_path / "x.npz", "--steps", "1", "--ngrams",
+            "8", "--min-count", "1", "--progress", "off")
+    assert r.exit_code == 2
+    assert re.search(r"--ngrams 8 is too long for a vocabulary of 1,1\d\d tokens \(at most 6\)",
+                     r.stderr)
 
 
 def test_resume_continues_exactly(tmp_path):

@@ -36,7 +36,8 @@ def log_probs(model, vocab, text_cfg, texts):
                 longest = max(longest, len(ids[order[k + n]]))
                 n += 1
             group = order[k:k + n]
-            batch, _ = make_batch([ids[i] for i in group], group)
+            grams = model.ngrams.rows([ids[i] for i in group]) if model.ngrams else None
+            batch, _ = make_batch([ids[i] for i in group], group, grams)
             out[batch.order] = model.log_probs(batch)
             k += n
     return out

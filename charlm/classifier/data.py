@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from charlm.engine.linear import SparseRows
 from charlm.errors import CorpusError
 from charlm.training.batching import length_batches, word_dropout
 from charlm.text.tokens import normalize_text, split_tokens
@@ -93,11 +94,14 @@ def line_tokens(text, text_cfg):
 @dataclass
 class Batch:
     """N padded lines, longest first: ids (N, T), lengths (N,) non-increasing, order
-    (N,) the lines' positions in the list they were batched from."""
+    (N,) the lines' positions in the list they were batched from; grams: the lines'
+    n-gram rows g in the same order (:mod:`charlm.classifier.ngrams`), for a classifier
+    with an n-gram part when it predicts (training the recurrent part needs none)."""
 
     ids: np.ndarray
     lengths: np.ndarray
     order: np.ndarray
+    grams: SparseRows | None = None
 
     @property
     def size(self):
@@ -106,17 +110,20 @@ class Batch:
     def rows(self, rows):
         """Some lines (a slice: one worker's share of a batch); the width T stays the
         batch's."""
-        return Batch(np.ascontiguousarray(self.ids[rows]), self.lengths[rows], self.order[rows])
+        return Batch(np.ascontiguousarray(self.ids[rows]), self.lengths[rows], self.order[rows],
+                     self.grams.take(rows) if self.grams is not None else None)
 
 
-def make_batch(id_lists, order):
-    """A :class:`Batch` of encoded lines (any order in, longest first out)."""
+def make_batch(id_lists, order, grams=None):
+    """A :class:`Batch` of encoded lines (any order in, longest first out); ``grams``:
+    their n-gram rows, in the order of ``id_lists``, or None."""
     lengths = np.array([len(x) for x in id_lists], dtype=np.int64)
     sort = np.argsort(-lengths, kind="stable")
     ids = np.zeros((len(id_lists), int(lengths.max())), dtype=np.int64)   # (N, T)
     for row, k in enumerate(sort):
         ids[row, :lengths[k]] = id_lists[k]
-    return Batch(ids, lengths[sort], np.asarray(order)[sort]), sort
+    return Batch(ids, lengths[sort], np.asarray(order)[sort],
+                 grams.take(sort) if grams is not None else None), sort
 
 
 class LineBatches:
@@ -127,11 +134,13 @@ class LineBatches:
     (equal lengths stay shuffled), cuts batches of ``batch_size``, shuffles the
     batches and applies word dropout. Without one (validation) the batches are the
     same every time. ``gold``: per line, the set of label ids that count as right
-    (several for a fastText line with several labels)."""
+    (several for a fastText line with several labels). ``grams``: the lines' n-gram
+    rows (a :class:`SparseRows`), which validation batches carry."""
 
     def __init__(self, id_lists, label_ids, batch_size, word_dropout=0.0, vocab=None,
-                 gold=None):
+                 gold=None, grams=None):
         self.id_lists = id_lists
+        self.grams = grams
         self.label_ids = np.asarray(label_ids, dtype=np.int64)
         self.gold = gold
         self.batch_size = batch_size
@@ -161,7 +170,8 @@ class LineBatches:
             lines = [self.id_lists[i] for i in idx]
             if rng is not None and self.unk_p is not None:
                 lines = word_dropout(lines, self.unk_p, UNK_ID, rng)
-            batch, sort = make_batch(lines, idx)
+            grams = self.grams.take(idx) if self.grams is not None and rng is None else None
+            batch, sort = make_batch(lines, idx, grams)
             out.append((batch, self.label_ids[idx][sort], None))
         if rng is None:
             self._fixed = out

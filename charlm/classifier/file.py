@@ -1,7 +1,8 @@
 """Classifier files: the same ``.npz`` + JSON container as every charlm file, of kind
 ``"classifier"`` (``"classifier-checkpoint"`` for a checkpoint). The header's ``model``
-is a ClassifierConfig, its ``vocab`` the token and label lists, and ``text`` the text
-settings that turn a line into tokens. See docs/model-format.md.
+is a ClassifierConfig, its ``vocab`` the token and label lists, ``text`` the text
+settings that turn a line into tokens, and ``ngrams`` the size of the n-gram part (when
+the classifier has one). See docs/model-format.md.
 
 This module is the classifier's door to the store: the container it fills and the
 messages a wrong file gets. Both kinds are registered by the classifier itself
@@ -36,11 +37,14 @@ class ClassifierBundle:
 
 def save(path, bundle):
     """Write ``bundle`` atomically; returns the number of bytes written."""
-    return archive.write_bundle(path, bundle, {
+    header = {
         "model": bundle.model.config.to_dict(),
         "text": bundle.text.to_dict(),
         "vocab": bundle.vocab.to_dict(),
-    })
+    }
+    if bundle.model.ngrams is not None:
+        header["ngrams"] = {"size": len(bundle.model.ngrams.table.keys)}
+    return archive.write_bundle(path, bundle, header)
 
 
 def load(path):

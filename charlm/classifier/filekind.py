@@ -7,9 +7,12 @@ container and its door are :mod:`charlm.classifier.file`; see docs/model-format.
 
 from __future__ import annotations
 
+import numpy as np
+
 from charlm.classifier.data import ClassVocab
 from charlm.classifier.file import ClassifierBundle
 from charlm.classifier.model import ClassifierConfig, ClassifierModel
+from charlm.classifier.ngrams import MAX_NGRAM, NgramPart, NgramTable, marks_of
 from charlm.errors import UsageError
 from charlm.store import info, kinds, validate
 from charlm.store.validate import Invalid
@@ -42,15 +45,53 @@ def _layout(header, checkpoint):
         raise Invalid("header.vocab.labels lists a label twice")
     validate.check_sizes(((config.n_tokens, len(vocab.tokens), "tokens"),
                           (config.n_labels, len(vocab.labels), "labels")))
-    return validate.params_layout(header, config, checkpoint,
-                                  {"config": config, "vocab": vocab, "text": text})
+    size = _ngram_layout(header, config)
+    layout = validate.params_layout(header, config, checkpoint,
+                                    {"config": config, "vocab": vocab, "text": text,
+                                     "ngrams": size})
+    if size is not None:
+        M, K = size, config.n_labels
+        layout.required.update({
+            "ngram.keys": validate.ArraySpec((M,), ("int64",)),
+            **{name: validate.ArraySpec(shape, validate.FLOATS) for name, shape in
+               (("ngram.idf", (M,)), ("ngram.W_g", (K, M)), ("ngram.b_g", (K,)))}})
+    return layout
+
+
+def _ngram_layout(header, config):
+    """The number of n-grams of the n-gram part (header.ngrams.size), None without
+    one; checked against ``model.ngrams``."""
+    n = config.ngrams
+    if not isinstance(n, int) or isinstance(n, bool) or not 0 <= n <= MAX_NGRAM:
+        raise Invalid(f"header.model.ngrams must be an integer from 0 to {MAX_NGRAM}")
+    if ("ngrams" in header) != bool(n):
+        raise Invalid("header.ngrams does not agree with header.model.ngrams")
+    if not n:
+        return None
+    if (config.n_tokens + 1) ** n >= 2 ** 63:
+        raise Invalid("header.model.ngrams is too long for the vocabulary")
+    size = validate.field_of(header, "ngrams", dict).get("size")
+    if not isinstance(size, int) or isinstance(size, bool) or not 0 <= size < 1 << 32:
+        raise Invalid("header.ngrams.size must be a count of n-grams")
+    return size
 
 
 def _rebuild(header, arrays, parsed):
-    config, vocab = parsed["config"], parsed["vocab"]
+    config, vocab, text = parsed["config"], parsed["vocab"], parsed["text"]
     params = {name: arrays.pop(name) for name in config.param_shapes()}
-    return ClassifierBundle(ClassifierModel(config, params, labels=vocab.labels), vocab,
-                            parsed["text"], kind=header.get("kind"),
+    ngrams = None
+    if parsed["ngrams"] is not None:
+        keys = arrays.pop("ngram.keys")
+        if len(keys) and (keys[0] <= 0 or keys[-1] >= (config.n_tokens + 1) ** config.ngrams
+                          or np.any(np.diff(keys) <= 0)):
+            raise Invalid("array 'ngram.keys' must be ascending n-gram keys of the "
+                          "vocabulary (see docs/model-format.md)")
+        table = NgramTable(text.level, config.ngrams, config.n_tokens, keys,
+                           arrays.pop("ngram.idf"), marks_of(vocab.tokens, text.level))
+        ngrams = NgramPart(table, arrays.pop("ngram.W_g"), arrays.pop("ngram.b_g"))
+    return ClassifierBundle(ClassifierModel(config, params, labels=vocab.labels,
+                                            ngrams=ngrams), vocab,
+                            text, kind=header.get("kind"),
                             training=kinds.training_of(header), extra=arrays, header=header)
 
 
@@ -74,12 +115,25 @@ def equations(cfg):
     if cfg.layers > 1:
         out.append(f"layers 2..{cfg.layers}: the same over the states of the layer below")
     out += ["each direction's cell:"] + ["  " + e for e in info.EQUATIONS[cfg.cell]]
-    out += [f"h = {pooled(cfg)}      T_x: the line's own length (padding never reaches h)",
-            "ŷ = softmax(W_y h + b_y)      one distribution over the labels per line"]
+    out.append(f"h = {pooled(cfg)}      T_x: the line's own length (padding never reaches h)")
+    if cfg.ngrams:
+        out += [f"g = the line's tf-idf vector of n-grams of 1 .. {cfg.ngrams} tokens, ‖g‖ = 1",
+                "ŷ = softmax(½ (W_y h + b_y) + ½ (W_g g + b_g))      one distribution per "
+                "line; W_g, b_g fitted first, then fixed"]
+    else:
+        out.append("ŷ = softmax(W_y h + b_y)      one distribution over the labels per line")
     return out
 
 
+NGRAM_MEANINGS = {"ngram.keys": "n-gram part: the n-grams, as keys (docs/model-format.md)",
+                  "ngram.idf": "n-gram part: idf of each n-gram",
+                  "ngram.W_g": "n-gram part: W_g g (fixed while h's part trains)",
+                  "ngram.b_g": "n-gram part: bias b_g"}
+
+
 def _meaning(name, cfg):
+    if name in NGRAM_MEANINGS:
+        return NGRAM_MEANINGS[name]
     if name == "W_ex":
         return "token embedding: x⟨t⟩ = W_ex (one-hot token t)"
     if name == "W_y":
@@ -107,14 +161,30 @@ def _describe(b):
         "model": {**cfg.to_dict(), "parameters": cfg.num_params()},
         "equations": equations(cfg),
         "gates": info.gate_rows(cfg.cell_spec.gates, cfg.hidden),
-        "arrays": info.arrays_of(b.model.params, lambda name: _meaning(name, cfg)),
+        "arrays": info.arrays_of({**b.model.params, **b.model.frozen},
+                                 lambda name: _meaning(name, cfg)),
         "vocab": {"tokens": len(vocab.tokens), "labels": list(vocab.labels),
                   "label_counts": list(vocab.label_counts), "most_frequent": frequent},
         "training": {k: v for k, v in b.training.items() if k != "resume"},
     }
+    if b.model.ngrams is not None:
+        out["ngrams"] = _ngrams(b.model.ngrams, vocab, b.text.level)
     if b.kind == "classifier-checkpoint":
         out["resume"] = info.resume_state(b.training)
     return out
+
+
+def _ngrams(part, vocab, level, top=3):
+    """The n-gram part in brief: its size and, per label, the n-grams that weigh most
+    for it (the largest entries of its row of W_g)."""
+    table = part.table
+    strongest = {}
+    for k, label in enumerate(vocab.labels):
+        best = np.argsort(-part.W_g[k], kind="stable")[:top]
+        strongest[label] = [table.text_of(table.keys[j], vocab.tokens) for j in best]
+    return {"n": table.n, "count": len(table.keys),
+            "of": "characters inside words" if level == "char" else "words",
+            "strongest": strongest}
 
 
 def _summary(d):
@@ -133,6 +203,12 @@ def _summary(d):
     shown = " ".join(repr(x)[1:-1] if x.isprintable() and x.strip() else repr(x)
                      for x in v["most_frequent"])
     tail = [f"vocab   {v['tokens']:,} tokens (<pad> = 0, <unk> = 1); most frequent: {shown}"]
+    if "ngrams" in d:
+        g = d["ngrams"]
+        firsts = "; ".join(f"{lab} " + " ".join(repr(x) for x in grams)
+                           for lab, grams in list(g["strongest"].items())[:6])
+        tail.append(f"ngrams  {g['count']:,} n-grams of 1-{g['n']} {g['of']}; the strongest "
+                    f"for each label: {firsts}{' …' if len(g['strongest']) > 6 else ''}")
     tail += info.dev_lines(tr)
     if "resume" in d:
         tail.append(info.resume_line(d, "train-classifier"))

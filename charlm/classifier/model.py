@@ -11,6 +11,15 @@ For a line x⟨1⟩ … x⟨T_x⟩ (characters or words)::
 
 Dropout is applied to e⟨t⟩, between layers and to h in training.
 
+With an n-gram part (``ngrams`` > 0, :mod:`charlm.classifier.ngrams`), g is the
+line's tf-idf n-gram vector and the answer is
+
+    ŷ = softmax(½ (W_y h + b_y) + ½ (W_g g + b_g))
+
+W_g and b_g are fitted on their own before the recurrent part trains, and L above
+trains the recurrent part alone: two models that make different mistakes, joined as
+the normalised geometric mean of their distributions.
+
 Parameters, named after the notes (fw = the a→ direction, bw = a←):
 
     W_ex            (E, V)         token embedding (column 0: padding)
@@ -20,6 +29,9 @@ Parameters, named after the notes (fw = the a→ direction, bw = a←):
     layerL.bw.…                    bidirectional only
     W_y             (K, F)         F = (pooling modes) × 2H (× H unidirectional)
     b_y             (K,)
+
+and, fixed while the parameters train, the n-gram part's ngram.W_g (K, M),
+ngram.b_g (K,) and ngram.idf (M,).
 """
 
 from __future__ import annotations
@@ -31,6 +43,7 @@ import numpy as np
 
 from charlm.engine.bidirectional import init_params as birnn_init
 from charlm.engine.cells import CELLS
+from charlm.engine.linear import sparse_affine_forward
 from charlm.engine.encoder import (POOLS, head_backward, head_forward, layer_backward,
                                    layer_forward, layer_run, pool_backward, pool_forward,
                                    pool_run)
@@ -66,6 +79,9 @@ class ClassifierConfig(Settings):
     # last+max 84.29 / 78.17 (benchmarks/classify.py has the 10-minute figures).
     pool: str = "max"
     dropout: float = 0.5        # on embeddings, between layers and on h (training only)
+    # The longest n-gram of the n-gram part (charlm.classifier.ngrams); 0: none, and
+    # ŷ = softmax(W_y h + b_y) alone.
+    ngrams: int = 0
 
     STRICT = True
     WHAT = "classifier settings"
@@ -118,12 +134,15 @@ def init_params(config, rng, dtype=np.float32):
 class ClassifierModel:
     """Parameters plus forward/backward over batches of padded lines."""
 
-    def __init__(self, config, params, labels=None):
+    def __init__(self, config, params, labels=None, ngrams=None):
         self.config = config
         self.params = params
         self.cell = config.cell_spec
         self.modes = config.modes
         self.labels = labels
+        # The n-gram part (an NgramPart) or None: fitted before the recurrent part
+        # trains and fixed since; its arrays are stored beside the parameters.
+        self.ngrams = ngrams
 
     @classmethod
     def create(cls, config, rng, dtype=np.float32, **kw):
@@ -132,6 +151,11 @@ class ClassifierModel:
     @property
     def dtype(self):
         return self.params["W_y"].dtype
+
+    @property
+    def frozen(self):
+        """Arrays the file keeps beside the parameters: the n-gram part's."""
+        return self.ngrams.arrays() if self.ngrams else {}
 
     def _dir(self, layer, d):
         p = self.params
@@ -188,7 +212,9 @@ class ClassifierModel:
 
     def log_probs(self, x):
         """log ŷ of every line of a batch, forward only, no dropout: (N, K), rows in
-        the batch's order (longest first)."""
+        the batch's order (longest first). With an n-gram part, ŷ = softmax(½ (W_y h
+        + b_y) + ½ (W_g g + b_g)): the normalised geometric mean of the two parts'
+        distributions; the batch must then carry the lines' n-grams (``x.grams``)."""
         cfg, p = self.config, self.params
         h, _ = lookup_forward(p["W_ex"], x.ids.T)                         # (T, E, N)
         for layer in range(1, cfg.layers + 1):
@@ -196,6 +222,12 @@ class ClassifierModel:
         half = cfg.hidden if cfg.bidirectional else None
         f = pool_run(h, x.lengths, self.modes, half)                      # (F, N)
         z, _ = head_forward(f, p["W_y"], p["b_y"])                        # (K, N)
+        if self.ngrams is not None:
+            if x.grams is None:
+                raise ValueError("this classifier has an n-gram part: batches need the "
+                                 "lines' n-grams")
+            z_g, _ = sparse_affine_forward(self.ngrams.W_g, self.ngrams.b_g, x.grams)
+            z = 0.5 * z + 0.5 * z_g
         return log_softmax(z, axis=0).T                                   # (N, K)
 
     # --- what the shared training loop asks of a model -------------------------------

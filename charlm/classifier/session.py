@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,6 +22,8 @@ import numpy as np
 from charlm.classifier import file as classfile
 from charlm.classifier.data import ClassVocab, LineBatches, line_tokens
 from charlm.classifier.model import ClassifierConfig, ClassifierModel, parse_pool
+from charlm.classifier.ngrams import (MAX_NGRAM, MIN_LINES, NgramPart, NgramTable,
+                                     check_fits, marks_of)
 from charlm.errors import CorpusError, UsageError
 from charlm.settings import Settings
 from charlm.store import validate
@@ -123,12 +126,16 @@ def _load_data(train_path, dev_path, data, text_cfg, train_cfg, rng, vocab=None)
 
 
 def start(train_path, dev_path, train_cfg, data, text_cfg, *, cell="lstm", hidden=128,
-          layers=1, embed=100, bidirectional=True, pool="max", dropout=0.5,
+          layers=1, embed=100, bidirectional=True, pool="max", dropout=0.5, ngrams=0,
           output=None, checkpoint=None, command=None, log_file=None, force=False):
     """Read the data and set up a fresh run; nothing is trained until its events are
-    iterated. ``force``: replace a classifier file or checkpoint that another run wrote."""
+    iterated, except the n-gram part (``ngrams`` > 0: n-grams of 1 … ``ngrams``), which
+    is fitted here, once. ``force``: replace a classifier file or checkpoint that
+    another run wrote."""
     if not 0.0 <= dropout < 1.0:
         raise UsageError("--dropout must be in [0, 1)")
+    if not 0 <= ngrams <= MAX_NGRAM:
+        raise UsageError(f"--ngrams must be between 0 (none) and {MAX_NGRAM}")
     pool = "+".join(parse_pool(pool))
     output = output or classfile.DEFAULT_CLASSIFIER
     checkpoint = checkpoint or checkpoint_path(output)
@@ -143,11 +150,24 @@ def start(train_path, dev_path, train_cfg, data, text_cfg, *, cell="lstm", hidde
     rng = np.random.default_rng(train_cfg.seed)
     train, dev, vocab, notes = _load_data(train_path, dev_path, data, text_cfg, train_cfg,
                                           rng)
+    if ngrams:
+        check_fits(ngrams, len(vocab.tokens))
     config = ClassifierConfig(len(vocab.tokens), len(vocab.labels), cell=cell,
                               hidden=hidden, layers=layers, embed=embed,
-                              bidirectional=bidirectional, pool=pool, dropout=dropout)
+                              bidirectional=bidirectional, pool=pool, dropout=dropout,
+                              ngrams=ngrams)
     dtype = np.float32 if train_cfg.dtype == "float32" else np.float64
     model = ClassifierModel.create(config, rng, dtype, labels=vocab.labels)
+    if ngrams:
+        t0 = time.perf_counter()
+        ids, labels = _encode(train, vocab, text_cfg, True, "")
+        table = NgramTable.build(ids, text_cfg.level, ngrams, len(vocab.tokens),
+                                 marks_of(vocab.tokens, text_cfg.level))
+        model.ngrams = NgramPart.fit(ids, labels, len(vocab.labels), table, dtype)
+        notes.append(f"n-gram part: {len(table.keys):,} n-grams of 1-{ngrams} "
+                     f"{'characters' if text_cfg.level == 'char' else 'words'} (in ≥ "
+                     f"{MIN_LINES} training lines), fitted in "
+                     f"{time.perf_counter() - t0:.1f} s")
     run_info = {"train": train_path, "dev": dev_path, "data": data.to_dict(),
                 "output": output, "checkpoint": checkpoint, "command": command,
                 "log_file": log_file, "run_id": run_id}
@@ -164,7 +184,8 @@ def _build(model, vocab, train, dev, data, text_cfg, train_cfg, rng, run_info, s
     val_batches = None
     if dev:
         dids, dlabels = _encode(dev, vocab, text_cfg, False, "(a dev line)")
-        val_batches = LineBatches(dids, dlabels, _VAL_BATCH)
+        grams = model.ngrams.rows(dids) if model.ngrams else None
+        val_batches = LineBatches(dids, dlabels, _VAL_BATCH, grams=grams)
     fingerprint = _fingerprint([train_batches, val_batches])
     if run_info.get("fingerprint") not in (None, fingerprint):
         raise UsageError("the training data is not what this run was trained on (its ids "

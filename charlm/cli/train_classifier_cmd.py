@@ -14,16 +14,21 @@ DEFAULT_CLASSIFIER = "classifier.npz"     # charlm.classifier.file.DEFAULT_CLASS
 TRAIN_FIELDS = ("batch_size", "lr", "optimizer", "clip", "steps", "epochs", "time_limit",
                 "patience", "eval_every", "val_fraction", "seed", "dtype", "lr_schedule",
                 "warmup", "lr_decay", "lr_decay_every", "min_lr", "checkpoint_every", "average")
-MODEL_FIELDS = ("cell", "hidden", "layers", "embed", "bidirectional", "pool", "dropout")
+MODEL_FIELDS = ("cell", "hidden", "layers", "embed", "bidirectional", "pool", "dropout",
+                "ngrams")
 DATA_FIELDS = ("format", "text_col", "label_col", "header", "min_count", "max_vocab",
                "word_dropout", "encoding_errors")
 TEXT_FIELDS = ("level", "lowercase", "normalize", "graphemes")
 FORMATS = ("auto", "tsv", "csv", "fasttext", "folder")
 # Defaults that depend on --level, chosen on dev with short runs (one thread, 150 s
 # each): characters (the names) and words (SST-2). Max pooling won on both; see
-# benchmarks/classify.py for the ten-minute figures.
-LEVEL_DEFAULTS = {"char": {"embed": 32, "min_count": 1, "dropout": 0.3, "lr": 3e-3},
-                  "word": {"embed": 100, "min_count": 2, "dropout": 0.5, "lr": 2e-3}}
+# benchmarks/classify.py for the ten-minute figures. The n-gram part's longest n-grams:
+# characters 1-4 inside words, words and word pairs (chosen on dev with a logistic
+# regression alone, `benchmarks/classify.py peers`).
+LEVEL_DEFAULTS = {"char": {"embed": 32, "min_count": 1, "dropout": 0.3, "lr": 3e-3,
+                           "ngrams": 4},
+                  "word": {"embed": 100, "min_count": 2, "dropout": 0.5, "lr": 2e-3,
+                           "ngrams": 2}}
 
 
 def _by_level(name):
@@ -65,6 +70,11 @@ def _by_level(name):
 @click.option("--dropout", type=FiniteRange(0, 1, max_open=True), default=None,
               help="Dropout on the embeddings, between layers and before the softmax "
                    f"[default: {_by_level('dropout')}].")
+@click.option("--ngrams", type=click.IntRange(0, 8), default=None, metavar="N",
+              help="The n-gram part: a linear model on the line's n-grams of 1 to N "
+                   "characters (inside each word) or words, fitted before the recurrent "
+                   "part trains; the two parts' scores are averaged before the softmax. "
+                   f"0: none [default: {_by_level('ngrams')}].")
 # training
 @click.option("--batch-size", type=click.IntRange(1), default=64, show_default=True,
               help="Lines per batch (N).")
@@ -90,7 +100,9 @@ def train_classifier(ctx, train, dev, output, force, resume_path, checkpoint_pat
     The model reads the whole line, then answers once (many-to-one): a bidirectional
     LSTM (GRU, RNN) over characters or words; h, the maximum of each unit of
     [a→⟨t⟩; a←⟨t⟩] over the line's steps (or the final states a→⟨T_x⟩ and a←⟨1⟩,
-    --pool last), goes into ŷ = softmax(W_y h + b_y).
+    --pool last), goes into ŷ = softmax(W_y h + b_y). Beside it, by default, an
+    n-gram part: g, the line's tf-idf n-gram vector, and a linear model W_g g + b_g
+    fitted first, on its own; then ŷ = softmax(½ (W_y h + b_y) + ½ (W_g g + b_g)).
 
     Progress goes to stderr. The classifier file is written each time the dev
     accuracy improves; Ctrl-C finishes the step, saves, and prints the command that

@@ -8,7 +8,8 @@ registers a :class:`Kind` here:
 * ``layout(header) -> validate.Layout``: checks the kind's header fields and says which
   arrays the file holds, with their shapes and dtypes (nothing is read before this);
 * ``rebuild(header, arrays, parsed) -> bundle``: the model and its settings from the
-  checked arrays (``parsed`` is what ``layout`` built on the way);
+  checked arrays (``parsed`` is what ``layout`` built on the way); it may raise
+  ``validate.Invalid`` for a rule on the arrays' values, reported as a bad file;
 * ``describe(bundle) -> dict`` and ``summary(dict) -> info.Summary``: what ``charlm
   info`` shows (:mod:`charlm.store.info`): equations, gate rows, arrays with their
   meaning in the notes' notation, and the lines around them.
@@ -97,9 +98,14 @@ def read(path):
     file raises FileNotFoundError (the caller knows what to suggest)."""
     from charlm.store import validate
 
+    from charlm.errors import ModelFileError
+
     header, arrays, parsed = validate.read_archive(path)
     kind = get(header.get("kind", "model"))
-    return kind, kind.rebuild(header, arrays, parsed)
+    try:
+        return kind, kind.rebuild(header, arrays, parsed)
+    except validate.Invalid as e:         # a rule on the arrays' values
+        raise ModelFileError(f"{path}: {e}") from None
 
 
 def door(path, accepted, missing, wrong):
