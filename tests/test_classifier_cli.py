@@ -48,7 +48,7 @@ def test_train_classifier_reports_on_stderr_only(tmp_path):
             "--progress", "off")
     assert r.exit_code == 0 and r.stdout == ""
     assert "acc " in r.stderr and "held out" in r.stderr and not ANSI.search(r.stderr)
-    assert "pooling max" in r.stderr
+    assert "pooling max;" in r.stderr                  # the default at word level
 
 
 def test_classify_formats(sentiment):
@@ -133,6 +133,7 @@ def test_the_ngram_part_is_fitted_and_reported(tmp_path):
             "--level", "char", "--progress", "off")
     assert r.exit_code == 0
     assert re.search(r"n-gram part: [\d,]+ n-grams of 1-4 characters .* fitted in", r.stderr)
+    assert "pooling max+mean;" in r.stderr             # the default at character level
     for bad in ("9", "-1"):
         r = run("train-classifier", train, "--ngrams", bad, "-o", tmp_path / "y.npz")
         assert r.exit_code == 2 and "--ngrams" in r.stderr

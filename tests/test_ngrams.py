@@ -2,6 +2,7 @@
 fit, the n-grams a line gives at character and word level, their tf-idf rows, the
 way the two parts are joined, and files that keep and check the part."""
 
+import io
 import json
 import zipfile
 
@@ -76,12 +77,11 @@ def test_the_fit_reaches_the_minimum_and_is_deterministic(rng):
 
 def test_taking_rows_keeps_them(rng):
     X = random_rows(rng)
-    for rows in ([4, 2, 0], slice(1, 4), [5]):
-        assert np.array_equal(X.take(np.array(rows) if isinstance(rows, list) else rows).dense(),
-                              X.dense()[rows])
+    for rows in (np.array([4, 2, 0]), slice(1, 4), np.array([5])):
+        assert np.array_equal(X.take(rows).dense(), X.dense()[rows])
 
 
-# --- the n-grams of a line -------------------------------------------------------------------
+# --- the n-grams of a line ------------------------------------------------------------
 
 def char_table(lines, n=3, min_lines=1):
     tokens = ["<pad>", "<unk>"] + sorted({c for line in lines for c in line})
@@ -137,7 +137,7 @@ def test_keys_that_would_not_fit_are_refused():
         check_fits(5, 30_000)
 
 
-# --- joined with the recurrent part, and kept in files ---------------------------------------
+# --- joined with the recurrent part, and kept in files --------------------------------
 
 def tiny_classifier(rng):
     lines = ["abc", "abd", "cab", "dd", "bad", "cc"]
@@ -201,7 +201,6 @@ def rewrite(path, header=None, arrays=None):
         header(h)
     files["header.json"] = json.dumps(h).encode()
     for name, a in (arrays or {}).items():
-        import io
         buf = io.BytesIO()
         np.save(buf, a)
         files[name + ".npy"] = buf.getvalue()

@@ -110,8 +110,9 @@ class Batch:
     def rows(self, rows):
         """Some lines (a slice: one worker's share of a batch); the width T stays the
         batch's."""
+        grams = self.grams.take(rows) if self.grams is not None else None
         return Batch(np.ascontiguousarray(self.ids[rows]), self.lengths[rows], self.order[rows],
-                     self.grams.take(rows) if self.grams is not None else None)
+                     grams)
 
 
 def make_batch(id_lists, order, grams=None):

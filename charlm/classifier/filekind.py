@@ -117,7 +117,7 @@ def equations(cfg):
     out += ["each direction's cell:"] + ["  " + e for e in info.EQUATIONS[cfg.cell]]
     out.append(f"h = {pooled(cfg)}      T_x: the line's own length (padding never reaches h)")
     if cfg.ngrams:
-        out += [f"g = the line's tf-idf vector of n-grams of 1 .. {cfg.ngrams} tokens, ‖g‖ = 1",
+        out += [f"g = the line's tf-idf vector of its n-grams of 1 .. {cfg.ngrams} tokens",
                 "ŷ = softmax(½ (W_y h + b_y) + ½ (W_g g + b_g))      one distribution per "
                 "line; W_g, b_g fitted first, then fixed"]
     else:

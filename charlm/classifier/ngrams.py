@@ -71,7 +71,8 @@ class NgramTable:
               max_grams=MAX_GRAMS):
         """From the training lines (token id arrays)."""
         check_fits(n, n_tokens)
-        table = cls(level, n, n_tokens, np.zeros(0, dtype=np.int64), np.zeros(0), tuple(marks))
+        table = cls(level, n, n_tokens, np.zeros(0, dtype=np.int64), np.zeros(0),
+                    tuple(marks))
         line, key = table.occurrences(id_lists)
         pairs = np.unique(np.stack([key, line]), axis=1)             # each (key, line) once
         keys, df = np.unique(pairs[0], return_counts=True)
@@ -126,21 +127,22 @@ class NgramTable:
     def rows(self, id_lists, dtype=np.float64):
         """:class:`SparseRows`, one row g per line (an empty row for a line with no
         n-gram kept)."""
-        N, M = len(id_lists), len(self.keys)
+        N, M = len(id_lists), max(len(self.keys), 1)
         line, key = self.occurrences(id_lists)
-        col = np.searchsorted(self.keys, key)
-        found = col < M
-        found[found] = self.keys[col[found]] == key[found]
-        line, col = line[found], col[found]
+        col = np.minimum(np.searchsorted(self.keys, key), len(self.keys) - 1)
+        known = self.keys[col] == key if len(self.keys) else np.zeros(len(key), bool)
         # each (line, n-gram) pair once, with its count tf, in line then column order
-        pairs, tf = np.unique(line * max(M, 1) + col, return_counts=True)
-        line, col = pairs // max(M, 1), pairs % max(M, 1)
+        pairs = line[known] * M + col[known]
+        pairs.sort()
+        first = np.flatnonzero(np.diff(pairs, prepend=-1))
+        tf = np.diff(np.r_[first, len(pairs)])
+        line, col = np.divmod(pairs[first], M)
         values = (1.0 + np.log(tf)) * self.idf[col]
         norms = np.sqrt(np.bincount(line, values * values, minlength=N))
         values /= norms[line]
         indptr = np.zeros(N + 1, dtype=np.int64)
         np.cumsum(np.bincount(line, minlength=N), out=indptr[1:])
-        return SparseRows(indptr, col, values.astype(dtype), M)
+        return SparseRows(indptr, col, values.astype(dtype), len(self.keys))
 
     def text_of(self, key, tokens):
         """An n-gram as text: its tokens (joined by a space at word level), a boundary

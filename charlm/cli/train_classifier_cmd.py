@@ -1,10 +1,12 @@
 """``charlm train-classifier``: parse options, start or resume a classifier run, render
 it with the shared training display and loop driver."""
 
+import contextlib
+
 import click
 from click.core import ParameterSource
 
-from charlm.cli.common import (FiniteRange, labelled_options, report_options,
+from charlm.cli.common import (FiniteRange, labelled_options, live_display, report_options,
                                run_file_options, schedule_options, stop_options,
                                text_options)
 from charlm.cli.train_cmd import _command_line, distributed_run, drive
@@ -20,19 +22,21 @@ DATA_FIELDS = ("format", "text_col", "label_col", "header", "min_count", "max_vo
                "word_dropout", "encoding_errors")
 TEXT_FIELDS = ("level", "lowercase", "normalize", "graphemes")
 FORMATS = ("auto", "tsv", "csv", "fasttext", "folder")
-# Defaults that depend on --level, chosen on dev with short runs (one thread, 150 s
-# each): characters (the names) and words (SST-2). Max pooling won on both; see
-# benchmarks/classify.py for the ten-minute figures. The n-gram part's longest n-grams:
-# characters 1-4 inside words, words and word pairs (chosen on dev with a logistic
-# regression alone, `benchmarks/classify.py peers`).
+# Defaults that depend on --level, chosen on dev: characters (the names) and words
+# (SST-2). Pooling: max won both in 150 s runs of the recurrent part alone; with the
+# n-gram part, ten-minute names runs reached a better dev accuracy with max+mean (81.29
+# and 80.98%, seeds 1 and 2, against 80.42% for max); see benchmarks/classify.py. The
+# n-gram part's longest n-grams: characters 1-4 inside words, words and word pairs
+# (chosen on dev with a logistic regression alone, `benchmarks/classify.py peers`).
 LEVEL_DEFAULTS = {"char": {"embed": 32, "min_count": 1, "dropout": 0.3, "lr": 3e-3,
-                           "ngrams": 4},
+                           "ngrams": 4, "pool": "max+mean"},
                   "word": {"embed": 100, "min_count": 2, "dropout": 0.5, "lr": 2e-3,
-                           "ngrams": 2}}
+                           "ngrams": 2, "pool": "max"}}
 
 
 def _by_level(name):
-    return ", ".join(f"{LEVEL_DEFAULTS[level][name]:g} for {level}" for level in ("char", "word"))
+    return ", ".join(f"{LEVEL_DEFAULTS[level][name]:{'' if name == 'pool' else 'g'}} for "
+                     f"{level}" for level in ("char", "word"))
 
 
 @click.command("train-classifier")
@@ -64,9 +68,10 @@ def _by_level(name):
               help=f"Token embedding width (E) [default: {_by_level('embed')}].")
 @click.option("--bidirectional/--unidirectional", default=True, show_default=True,
               help="Read each line both ways (a→ and a←) or left to right only.")
-@click.option("--pool", default="max", show_default=True,
+@click.option("--pool", default=None,
               help="What reaches the softmax: last (the final states a→⟨T_x⟩, a←⟨1⟩), "
-                   "max or mean over the line's steps, or several joined by +.")
+                   "max or mean over the line's steps, or several joined by + "
+                   f"[default: {_by_level('pool')}].")
 @click.option("--dropout", type=FiniteRange(0, 1, max_open=True), default=None,
               help="Dropout on the embeddings, between layers and before the softmax "
                    f"[default: {_by_level('dropout')}].")
@@ -99,8 +104,9 @@ def train_classifier(ctx, train, dev, output, force, resume_path, checkpoint_pat
 
     The model reads the whole line, then answers once (many-to-one): a bidirectional
     LSTM (GRU, RNN) over characters or words; h, the maximum of each unit of
-    [a→⟨t⟩; a←⟨t⟩] over the line's steps (or the final states a→⟨T_x⟩ and a←⟨1⟩,
-    --pool last), goes into ŷ = softmax(W_y h + b_y). Beside it, by default, an
+    [a→⟨t⟩; a←⟨t⟩] over the line's steps (at character level, that and the mean; or
+    the final states a→⟨T_x⟩ and a←⟨1⟩, --pool last), goes into
+    ŷ = softmax(W_y h + b_y). Beside it, by default, an
     n-gram part: g, the line's tf-idf n-gram vector, and a linear model W_g g + b_g
     fitted first, on its own; then ŷ = softmax(½ (W_y h + b_y) + ½ (W_g g + b_g)).
 
@@ -153,10 +159,15 @@ def _train_classifier(ctx, team, train, dev, output, force, resume_path, checkpo
         text_cfg = TextConfig(**{k: opts[k] for k in TEXT_FIELDS})
 
         def build():
-            return session.start(train, dev, train_cfg, data, text_cfg,
-                                 **{k: opts[k] for k in MODEL_FIELDS}, output=output,
-                                 checkpoint=checkpoint_path, command=command,
-                                 log_file=log_file, force=force)
+            # Reading the lines and fitting the n-gram part take seconds before the
+            # first step: say so on a terminal.
+            shown = opts["ngrams"] and live_display(console, progress, quiet)
+            with (console.status("reading the lines and fitting the n-gram part …")
+                  if shown else contextlib.nullcontext()):
+                return session.start(train, dev, train_cfg, data, text_cfg,
+                                     **{k: opts[k] for k in MODEL_FIELDS}, output=output,
+                                     checkpoint=checkpoint_path, command=command,
+                                     log_file=log_file, force=force)
 
     run = distributed_run(team, build, "train-classifier")
     display = ClassifierDisplay(console, progress, quiet, run, run.log_file if root else None)
