@@ -77,8 +77,8 @@ class ClassifierConfig(Settings):
     # What of the states reaches the softmax, see parse_pool. max: on dev, after 150 s
     # of training (one thread), max 85.78% SST-2 / 79.55% names, last 84.29 / 78.06,
     # last+max 84.29 / 78.17 (benchmarks/classify.py has the 10-minute figures).
-    # train-classifier's default at character level is max+mean (with the n-gram part,
-    # its dev figure on the names was the better one).
+    # train-classifier's default at character level is max+mean (with the n-gram part
+    # beside it, about the same dev accuracy on the names as max; see the command).
     pool: str = "max"
     dropout: float = 0.5        # on embeddings, between layers and on h (training only)
     # The longest n-gram of the n-gram part (charlm.classifier.ngrams); 0: none, and
