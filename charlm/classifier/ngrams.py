@@ -74,8 +74,12 @@ class NgramTable:
         table = cls(level, n, n_tokens, np.zeros(0, dtype=np.int64), np.zeros(0),
                     tuple(marks))
         line, key = table.occurrences(id_lists)
-        pairs = np.unique(np.stack([key, line]), axis=1)             # each (key, line) once
-        keys, df = np.unique(pairs[0], return_counts=True)
+        # df: in how many lines each key occurs (each (key, line) pair counted once)
+        order = np.lexsort((line, key))
+        key, line = key[order], line[order]
+        pair_key = key[np.flatnonzero(np.diff(key, prepend=-1) | np.diff(line, prepend=-1))]
+        first = np.flatnonzero(np.diff(pair_key, prepend=-1))
+        keys, df = pair_key[first], np.diff(np.r_[first, len(pair_key)])
         keep = df >= min_lines
         keys, df = keys[keep], df[keep]
         if len(keys) > max_grams:
